@@ -1,0 +1,162 @@
+"""Plain dataclasses for what flows between the stages: ingest -> index -> query.
+
+Nothing here knows about PDFs, spaCy or numpy; every stage speaks these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DOC_TYPES = (
+    "samfunnsdel",
+    "arealdel",
+    "planstrategi",
+    "planprogram",
+    "handlingsplan",
+    "temaplan",
+    "økonomiplan",
+    "årsmelding",
+    "rapport",
+    "other",
+)
+STANDARDS = ("nb", "nn")
+
+
+@dataclass
+class Page:
+    """One physical page of a source document after cleaning.
+
+    ``number`` is the 1-based physical page (pdfplumber's ``page.page_number``);
+    ``label`` is the page number printed on the page, where one was found.
+    """
+
+    number: int
+    text: str
+    label: str | None = None
+    # "text" (text layer), "ocr" (read by OCR), "empty" (nothing readable: a scan
+    # without --ocr, a blank page). Researchers must see which pages were skipped.
+    source: str = "text"
+
+
+@dataclass
+class DocumentMeta:
+    doc_id: str
+    path: str = ""
+    title: str = ""
+    municipality: str = ""
+    kommunenummer: str = ""
+    doc_type: str = "other"
+    year_from: int | None = None
+    year_to: int | None = None
+    standard: str = "nb"
+    source_url: str = ""
+    sha256: str = ""
+    n_pages: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def period(self) -> str:
+        if self.year_from and self.year_to and self.year_to != self.year_from:
+            return f"{self.year_from}-{self.year_to}"
+        return str(self.year_from or self.year_to or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentMeta:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Document:
+    meta: DocumentMeta
+    pages: list[Page]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Passage:
+    """A paragraph-sized unit a researcher would quote, with its provenance."""
+
+    doc_id: str
+    ordinal: int  # position within the document, 0-based
+    text: str
+    page_start: int  # physical 1-based page of the first character
+    page_end: int
+    section: str = ""  # heading path, e.g. "8 Hovudutfordringar > 8.2 Folkehelse"
+    page_label: str | None = None
+    source: str = "text"  # "text" or "ocr"
+
+    @property
+    def passage_id(self) -> str:
+        return f"{self.doc_id}#{self.ordinal}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Span:
+    """A character span in a passage's text that matched the query."""
+
+    start: int
+    end: int
+    term: str  # the index term it matched (lemma, or ~part for a compound part)
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    passage: Passage
+    doc: DocumentMeta
+    snippet: str  # plain text excerpt; highlights are given as spans into it
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+    matched_terms: list[str] = field(default_factory=list)
+    also_in: list[dict[str, Any]] = field(default_factory=list)  # folded near-duplicates
+    tags: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def citation(self) -> str:
+        p = self.passage
+        pages = f"s. {p.page_start}" if p.page_start == p.page_end else (f"s. {p.page_start}-{p.page_end}")
+        if p.page_label and p.page_label != str(p.page_start):
+            pages += f" (trykt side {p.page_label})"
+        parts = [self.doc.municipality or "?", self.doc.title or self.doc.doc_id]
+        if self.doc.period:
+            parts[-1] += f" ({self.doc.period})"
+        parts.append(pages)
+        if p.section:
+            parts.append(p.section)
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "doc_id": self.doc.doc_id,
+            "passage_id": self.passage.passage_id,
+            "municipality": self.doc.municipality,
+            "kommunenummer": self.doc.kommunenummer,
+            "title": self.doc.title,
+            "doc_type": self.doc.doc_type,
+            "year_from": self.doc.year_from,
+            "year_to": self.doc.year_to,
+            "standard": self.doc.standard,
+            "page": self.passage.page_start,
+            "page_end": self.passage.page_end,
+            "page_label": self.passage.page_label,
+            "section": self.passage.section,
+            "source": self.passage.source,
+            "citation": self.citation,
+            "source_url": self.doc.source_url,
+            "text": self.passage.text,
+            "snippet": self.snippet,
+            "highlights": [list(h) for h in self.highlights],
+            "matched_terms": self.matched_terms,
+            "also_in": self.also_in,
+            "tags": self.tags,
+        }
