@@ -1,0 +1,335 @@
+"""PDF text extraction with pypdfium2: column-aware, paragraph-aware, cleaned.
+
+pdfium gives text "rects" (runs of characters on one line). We read each rect's
+text, rebuild lines from their geometry, find a two-column gutter where there is
+one, and mark paragraph breaks with blank lines, because PDFs carry no paragraph
+structure and the passage splitter needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from plansok.ingest.clean import clean_pages
+
+from plansok.errors import IngestError
+from plansok.models import Page
+
+log = logging.getLogger(__name__)
+
+# pdfium marks a hyphen it thinks breaks a word at a line end with U+0002
+# (U+FFFE in get_text_range). We restore a plain hyphen; clean.py decides.
+_PDFIUM_SOFT_HYPHEN = {0x02: "-", 0xFFFE: "-"}
+
+CELL_GAP_EM = 2.0  # a horizontal gap this many line-heights wide separates table cells
+MIN_COLUMN_RECTS = 3  # rects on each side of a gutter before we believe in two columns
+MARGIN_SHARE = 0.07  # top/bottom share of the page height where running lines sit
+GUTTER_MIN_WIDTH = 6.0  # points; narrower gaps are word spaces in one column
+
+
+@dataclass
+class _Seg:
+    left: float
+    bottom: float
+    right: float
+    top: float
+    text: str
+
+    @property
+    def height(self) -> float:
+        return self.top - self.bottom
+
+
+@dataclass
+class _Line:
+    segs: list[_Seg] = field(default_factory=list)
+
+    @property
+    def left(self) -> float:
+        return min(s.left for s in self.segs)
+
+    @property
+    def right(self) -> float:
+        return max(s.right for s in self.segs)
+
+    @property
+    def top(self) -> float:
+        return max(s.top for s in self.segs)
+
+    @property
+    def bottom(self) -> float:
+        return min(s.bottom for s in self.segs)
+
+    @property
+    def height(self) -> float:
+        return max(s.height for s in self.segs)
+
+    def text(self) -> str:
+        ordered = sorted(self.segs, key=lambda s: s.left)
+        parts = [ordered[0].text]
+        for prev, seg in pairwise(ordered):
+            gap = seg.left - prev.right
+            sep = " | " if gap > CELL_GAP_EM * max(prev.height, seg.height) else " "
+            parts.append(sep + seg.text)
+        return "".join(parts).strip()
+
+
+def extract_pdf(path: Path) -> tuple[list[Page], dict[str, str]]:
+    """Read a PDF into cleaned pages and its metadata (Title, Author, ...).
+
+    Pages without a text layer come back with ``source="empty"``; the caller
+    decides whether to warn or OCR. Unreadable files raise ``IngestError``.
+    """
+    path = Path(path)
+    doc = _open(path)
+    try:
+        meta = _metadata(doc)
+        raw = [_read_page(doc, i, path) for i in range(len(doc))]
+    finally:
+        doc.close()
+    cleaned = clean_pages([p for p in raw if p.source == "text"])
+    by_number = {p.number: p for p in cleaned}
+    pages = [by_number.get(p.number, p) for p in raw]
+    for p in pages:
+        if p.source == "text" and not p.text.strip():
+            p.source = "empty"
+    return pages, meta
+
+
+def _open(path: Path) -> pdfium.PdfDocument:
+    if not path.is_file():
+        raise IngestError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise IngestError(path, "empty file (0 bytes)")
+    with path.open("rb") as fh:
+        head = fh.read(1024)
+    if b"%PDF-" not in head:
+        raise IngestError(path, "not a PDF file (no %PDF header)")
+    try:
+        doc = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise IngestError(path, _open_reason(exc)) from exc
+    try:
+        n_pages = len(doc)
+    except Exception as exc:  # pdfium can fail lazily on broken page trees
+        doc.close()
+        raise IngestError(path, f"corrupt PDF ({exc})") from exc
+    if n_pages == 0:
+        doc.close()
+        raise IngestError(path, "corrupt PDF: no pages")
+    return doc
+
+
+def _open_reason(exc: Exception) -> str:
+    msg = str(exc)
+    if "password" in msg.lower():
+        return "encrypted PDF: a password is required"
+    if "format" in msg.lower() or "data" in msg.lower():
+        return f"corrupt or truncated PDF ({msg})"
+    return f"unreadable PDF ({msg})"
+
+
+def _metadata(doc: pdfium.PdfDocument) -> dict[str, str]:
+    try:
+        meta = doc.get_metadata_dict(skip_empty=True)
+    except pdfium.PdfiumError:
+        return {}
+    return {k: v.strip() for k, v in meta.items() if v and v.strip()}
+
+
+def _read_page(doc: pdfium.PdfDocument, index: int, path: Path) -> Page:
+    number = index + 1
+    try:
+        page = doc[index]
+    except pdfium.PdfiumError as exc:
+        log.warning("%s: page %d unreadable (%s)", path, number, exc)
+        return Page(number=number, text="", source="empty")
+    try:
+        textpage = page.get_textpage()
+        try:
+            segs = _segments(textpage)
+        finally:
+            textpage.close()
+        width, height = page.get_size()
+    finally:
+        page.close()
+    if not segs:
+        return Page(number=number, text="", source="empty")
+    return Page(number=number, text=_layout_text(segs, width, height))
+
+
+def _segments(textpage: pdfium.PdfTextPage) -> list[_Seg]:
+    segs = []
+    for i in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(i)
+        text = textpage.get_text_bounded(left, bottom, right, top)
+        text = text.translate(_PDFIUM_SOFT_HYPHEN).replace("\r\n", " ").strip()
+        if text:
+            segs.append(_Seg(left, bottom, right, top, text))
+    return segs
+
+
+# ---------------------------------------------------------------- layout
+
+
+def _layout_text(segs: list[_Seg], page_width: float, page_height: float) -> str:
+    """Page text in reading order, paragraphs separated by blank lines."""
+    margin = MARGIN_SHARE * page_height
+    body = [s for s in segs if margin < _mid(s) < page_height - margin]
+    gutter = _find_gutter(body, page_width)
+    if gutter is None:
+        return _block_text(_group_lines(segs))
+    # Running lines in the margins read as full-width lines even inside a column.
+    blocks = _column_blocks(segs, gutter, lambda s: not margin < _mid(s) < page_height - margin)
+    return _join_blocks([_block_text(lines) for lines in blocks])
+
+
+def _join_blocks(texts: list[str]) -> str:
+    """Join column blocks; a sentence running from one column into the next stays whole."""
+    out = texts[0]
+    for text in texts[1:]:
+        runs_on = out[-1:] not in ".!?:" and text[:1].islower()
+        out += ("\n" if runs_on else "\n\n") + text
+    return out
+
+
+def _find_gutter(segs: list[_Seg], page_width: float) -> float | None:
+    """x of a vertical gap that splits the page's text into two side-by-side columns."""
+    lo, hi = page_width * 0.3, page_width * 0.7
+    best: tuple[int, float] | None = None
+    x = lo
+    while x <= hi:
+        crossing = sum(1 for s in segs if s.left < x < s.right)
+        if best is None or crossing < best[0]:
+            best = (crossing, x)
+        x += 2.0
+    if best is None:
+        return None
+    crossing, x = best
+    left = [s for s in segs if s.right <= x]
+    right = [s for s in segs if s.left >= x]
+    if crossing > 0.2 * len(segs) or min(len(left), len(right)) < MIN_COLUMN_RECTS:
+        return None
+    if not _side_by_side(left, right):
+        return None
+    # A chart beside the text may make one column look like cells, but not both.
+    prose = [_prose_share(side, x) for side in (left, right)]
+    if min(prose) == 0.0 or max(prose) < 0.3:
+        return None
+    return _centre_of_gap(segs, x)
+
+
+def _side_by_side(left: list[_Seg], right: list[_Seg]) -> bool:
+    """Columns share vertical space; stacked blocks that merely alternate do not."""
+    overlap = sum(1 for r in right if any(lf.bottom < r.top and r.bottom < lf.top for lf in left))
+    return overlap >= MIN_COLUMN_RECTS
+
+
+def _prose_share(side: list[_Seg], gutter: float) -> float:
+    """Share of wide lines: running text fills its column, table cells do not."""
+    span = max(s.right for s in side) - min(s.left for s in side)
+    wide = sum(1 for s in side if s.right - s.left > 0.6 * span)
+    if span < 0.25 * gutter or wide < 2:
+        return 0.0
+    return wide / len(side)
+
+
+def _centre_of_gap(segs: list[_Seg], x: float) -> float:
+    left_edge = max((s.right for s in segs if s.right <= x), default=x)
+    right_edge = min((s.left for s in segs if s.left >= x), default=x)
+    if right_edge - left_edge < GUTTER_MIN_WIDTH:
+        return x
+    return (left_edge + right_edge) / 2
+
+
+def _column_blocks(segs: list[_Seg], gutter: float, in_margin: Callable[[_Seg], bool]) -> list[list[_Line]]:
+    """Full-width lines cut the page into bands; each band reads left, then right."""
+
+    def full_width(s: _Seg) -> bool:
+        return s.left < gutter < s.right or in_margin(s)
+
+    spanning = sorted((s for s in segs if full_width(s)), key=lambda s: -s.top)
+    columns = [s for s in segs if not full_width(s)]
+    blocks: list[list[_Line]] = []
+    ceiling = float("inf")
+    for wide_line in [*_group_lines(spanning), None]:
+        floor = wide_line.top if wide_line else float("-inf")
+        band = [s for s in columns if floor <= _mid(s) < ceiling]
+        left = [s for s in band if s.right <= gutter]
+        right = [s for s in band if s.left >= gutter]
+        for side in (left, right):
+            if side:
+                blocks.append(_group_lines(side))
+        if wide_line:
+            blocks.append([wide_line])
+            ceiling = wide_line.bottom
+    return [b for b in blocks if b]
+
+
+def _mid(seg: _Seg) -> float:
+    return (seg.top + seg.bottom) / 2
+
+
+def _group_lines(segs: list[_Seg]) -> list[_Line]:
+    """Segments at the same height form a line; lines are returned top to bottom."""
+    lines: list[_Line] = []
+    for seg in sorted(segs, key=lambda s: (-_mid(s), s.left)):
+        if lines and abs(_mid(lines[-1].segs[0]) - _mid(seg)) < 0.5 * min(seg.height, lines[-1].height):
+            lines[-1].segs.append(seg)
+        else:
+            lines.append(_Line([seg]))
+    return lines
+
+
+# ---------------------------------------------------------------- paragraphs
+
+
+def _block_text(lines: list[_Line]) -> str:
+    """Join lines, with a blank line wherever a paragraph visibly ends."""
+    if not lines:
+        return ""
+    pitch = _typical_pitch(lines)
+    right_edge = _typical_right_edge(lines)
+    out = [lines[0].text()]
+    for prev, line in pairwise(lines):
+        text = line.text()
+        out.append("\n\n" if _paragraph_break(prev, line, text, pitch, right_edge) else "\n")
+        out.append(text)
+    return "".join(out)
+
+
+def _typical_pitch(lines: list[_Line]) -> float:
+    gaps = [a.top - b.top for a, b in pairwise(lines) if a.top - b.top > 0]
+    return statistics.median(gaps) if gaps else 0.0
+
+
+def _typical_right_edge(lines: list[_Line]) -> float:
+    rights = sorted(ln.right for ln in lines)
+    # The 80th percentile ignores a few lines that overhang the margin.
+    return rights[int(0.8 * (len(rights) - 1))]
+
+
+def _paragraph_break(prev: _Line, line: _Line, text: str, pitch: float, right_edge: float) -> bool:
+    """A vertical gap, or a line that stopped short although the next word would fit."""
+    gap = prev.top - line.top
+    if pitch and gap > 1.6 * pitch:
+        return True
+    prev_text = prev.text()
+    if " | " in prev_text or " | " in text:
+        return False  # table rows stay together; one row per line
+    if prev_text[-1] in ".!?:" and text[-1] not in ".!?:,;" and _stops_short(line, right_edge):
+        return True  # a one-line heading or label after a finished sentence
+    first_word = text.split(" ", 1)[0]
+    char_width = (prev.right - prev.left) / max(len(prev_text), 1)
+    room = right_edge - prev.right
+    return room > (len(first_word) + 2) * char_width
+
+
+def _stops_short(line: _Line, right_edge: float) -> bool:
+    return line.right < right_edge - 0.3 * (right_edge - line.left)

@@ -1,0 +1,193 @@
+"""Passage splitting: sizes, page spans, heading paths, on synthetic and real pages."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from pathlib import Path
+
+import pytest
+from plansok.ingest.passages import heading_level, split_passages, split_sentences
+from plansok.ingest.pdf import extract_pdf
+
+from plansok.models import Page
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_corpus() -> Path | None:
+    root = os.environ.get("PLANSOK_SHARED")
+    candidates = [Path(root)] if root else []
+    candidates.append(REPO.parent / "shared")
+    for base in candidates:
+        for corpus in (base / "corpus", base):
+            if (corpus / "pdf" / "pagemap.json").is_file():
+                return corpus
+    return None
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Path:
+    found = _shared_corpus()
+    if found is None:
+        pytest.skip("shared corpus not found (set PLANSOK_SHARED)")
+    return found
+
+
+def _sentence(i: int, n_words: int = 12) -> str:
+    return "Kommunen skal " + " ".join(f"ord{i}x{k}" for k in range(n_words - 3)) + " arbeide."
+
+
+def _para(i: int, n_sentences: int) -> str:
+    return " ".join(_sentence(i * 100 + k) for k in range(n_sentences))
+
+
+# ---------------------------------------------------------------- synthetic
+
+
+def test_markdown_style_pages_with_numbered_headings() -> None:
+    text = "\n\n".join(
+        [
+            "8 Hovudutfordringar",
+            _para(1, 5),
+            "8.2 Folkehelse",
+            _para(2, 5),
+            "8.3 Bustad",
+            _para(3, 5),
+        ]
+    )
+    passages = split_passages("gol", [Page(1, text)])
+    assert [p.section for p in passages] == [
+        "8 Hovudutfordringar",
+        "8 Hovudutfordringar > 8.2 Folkehelse",
+        "8 Hovudutfordringar > 8.3 Bustad",
+    ]
+    assert all(p.doc_id == "gol" for p in passages)
+    assert [p.ordinal for p in passages] == [0, 1, 2]
+    assert passages[1].passage_id == "gol#1"
+    assert "8.2 Folkehelse" not in passages[1].text
+
+
+def test_short_paragraphs_merge_within_section_only() -> None:
+    text = "\n\n".join(["1 Innleiing", _sentence(1), _sentence(2), "2 Mål", _sentence(3), _sentence(4)])
+    passages = split_passages("d", [Page(1, text)])
+    assert len(passages) == 2
+    assert passages[0].section == "1 Innleiing" and passages[1].section == "2 Mål"
+    assert _sentence(1) in passages[0].text and _sentence(2) in passages[0].text
+
+
+def test_long_paragraph_split_at_sentence_boundaries() -> None:
+    long = _para(7, 60)  # about 720 words
+    passages = split_passages("d", [Page(1, long)])
+    assert len(passages) >= 3
+    for p in passages:
+        assert 40 <= len(p.text.split()) <= 250
+        assert p.text.endswith("arbeide.")
+
+
+def test_paragraph_across_page_break_spans_both_pages() -> None:
+    first = _para(1, 4) + " Dette gjeld særleg dei som"
+    second = "bur aleine og har låg inntekt. " + _para(2, 1)
+    pages = [Page(3, first, label="2"), Page(4, second, label="3")]
+    passages = split_passages("d", pages)
+    span = [p for p in passages if "dei som bur aleine" in p.text]
+    assert len(span) == 1
+    assert (span[0].page_start, span[0].page_end, span[0].page_label) == (3, 4, "2")
+
+
+def test_empty_pages_skipped_and_source_kept() -> None:
+    pages = [Page(1, "", source="empty"), Page(2, _para(1, 5), source="ocr")]
+    passages = split_passages("d", pages)
+    assert [(p.page_start, p.source) for p in passages] == [(2, "ocr")]
+
+
+def test_list_items_and_table_rows_are_not_headings() -> None:
+    assert heading_level("• Styrke folkehelsa", _para(1, 2)) is None
+    assert heading_level("Andel barn | 7,5 | 22,6", _para(1, 2)) is None
+    assert heading_level("RINGERIKE KOMMUNE SKAL:", _para(1, 2)) is None
+    assert heading_level("8.2 Folkehelse ........ 9", _para(1, 2)) is None
+    assert heading_level("8.2 Folkehelse", "8.3 Bustad") is None  # contents list
+    assert heading_level("Folkehelse", _para(1, 2)) == (0, "Folkehelse")
+    assert heading_level("8.2 Folkehelse", _para(1, 2)) == (2, "8.2 Folkehelse")
+
+
+def test_numbered_list_items_do_not_reset_the_path() -> None:
+    text = "\n\n".join(
+        [
+            "3 Økonomi",
+            _para(1, 4),
+            "1 Finansielle muskler",  # a list item set like a heading: numbering goes back
+            _para(2, 4),
+        ]
+    )
+    passages = split_passages("d", [Page(1, text)])
+    assert {p.section for p in passages} == {"3 Økonomi"}
+
+
+def test_split_sentences_keeps_abbreviations() -> None:
+    text = "Dette gjeld bl.a. Drammen og Lier. Tiltaket kostar ca. 5 mill. Det er mykje."
+    assert split_sentences(text) == [
+        "Dette gjeld bl.a. Drammen og Lier.",
+        "Tiltaket kostar ca. 5 mill. Det er mykje.",
+    ]
+
+
+# ---------------------------------------------------------------- real PDFs
+
+
+@pytest.fixture(scope="module")
+def ovre_eiker(corpus: Path) -> list:
+    pages, _ = extract_pdf(corpus / "pdf" / "3314_ovre-eiker_samfunnsdel_2021-2033.pdf")
+    return split_passages("3314_ovre-eiker", pages)
+
+
+@pytest.fixture(scope="module")
+def thesis(corpus: Path) -> list:
+    pages, _ = extract_pdf(corpus / "reports" / "thesis.pdf")
+    return split_passages("thesis", pages)
+
+
+def _find(passages: list, phrase: str):
+    hits = [p for p in passages if phrase in " ".join(p.text.split())]
+    assert hits, phrase
+    return hits[0]
+
+
+def test_passage_sizes_on_real_pdfs(ovre_eiker: list, thesis: list) -> None:
+    for passages in (ovre_eiker, thesis):
+        words = [len(p.text.split()) for p in passages]
+        assert 40 <= statistics.median(words) <= 250
+        assert max(words) <= 250
+        assert sum(40 <= w <= 250 for w in words) / len(words) >= 0.9
+
+
+def test_section_paths_on_twocol_pdf(ovre_eiker: list) -> None:
+    p = _find(ovre_eiker, "Bærekraftig utvikling er definert som")
+    assert p.section == "3 Bærekraftig utvikling i Øvre Eiker"
+    assert p.page_start == 6 and p.page_label == "6"
+    p = _find(ovre_eiker, "En forutsetning for vekst og verdiskaping")
+    assert p.section.startswith("3 Bærekraftig utvikling i Øvre Eiker")
+
+
+def test_sentence_across_columns_stays_in_one_passage(ovre_eiker: list) -> None:
+    _find(
+        ovre_eiker,
+        "en stor andel i de eldre aldersgruppene. Dagens befolkningsstruktur og flyttemønster",
+    )
+
+
+def test_section_paths_in_thesis(thesis: list) -> None:
+    p = _find(thesis, "Troen på at det fins en positiv sammenheng mellom autonomi")
+    assert p.section == "1 RESULTATENHETSMODELLEN OG SOSIAL ULIKHET"
+    sections = {p.section for p in thesis}
+    assert any(
+        s.endswith("> 3.2 RESULTATENHETSMODELLEN > 3.2.1 RESULTATENHETSMODELLEN SOM INSTRUMENT")
+        for s in sections
+    )
+
+
+def test_passages_in_order_and_pages_monotonic(thesis: list) -> None:
+    assert [p.ordinal for p in thesis] == list(range(len(thesis)))
+    starts = [p.page_start for p in thesis]
+    assert starts == sorted(starts)
+    assert all(p.page_start <= p.page_end for p in thesis)
