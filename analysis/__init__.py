@@ -1,0 +1,5 @@
+"""Norwegian analysis shared by documents and queries (see README, "Analysis")."""
+
+# Bump when the terms produced for the same text change: documents ingested
+# with another version are analysed again on the next ingest.
+ANALYSIS_VERSION = "2"

@@ -1,0 +1,155 @@
+"""From text to index terms: the one analysis shared by documents and queries.
+
+Terms are plain strings in one vocabulary:
+
+- ``lemma``: the bokmål-normalised lemma of a word (``tjeneste`` for
+  "tenestene" and "tjenestene");
+- ``~part``: a part of a compound (``~fattigdom`` for "barnefattigdommen").
+  Queries match parts with a lower weight, so whole-word matches rank first.
+
+A word split in two by a bad PDF ("livs kvalitet") also yields the joined
+lemma (``livskvalitet``) when the joined form is a dictionary word.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from plansok.analysis.lexicon import Lexicon
+
+PART_PREFIX = "~"
+# Words with inner hyphens or apostrophes stay one token ("NAV-kontoret",
+# "EU-60"); a trailing hyphen ("helse- og") is not part of the word.
+TOKEN_RE = re.compile(r"\w+(?:[-‐'’]\w+)*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def form(self) -> str:
+        return self.text.lower()
+
+
+def tokenize(text: str) -> list[Token]:
+    return [Token(m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+
+
+@dataclass
+class TokenTerms:
+    """The analysis of one token: its whole-word terms and compound parts."""
+
+    token: Token
+    whole: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
+    stop: bool = False
+    joined: str | None = None  # lemma of this token joined with the next one
+
+    def terms(self) -> Iterator[str]:
+        yield from self.whole
+        for p in self.parts:
+            yield PART_PREFIX + p
+        if self.joined:
+            yield self.joined
+
+
+@dataclass
+class Analyzer:
+    """Norwegian analysis for bokmål and nynorsk.
+
+    ``standard`` picks which dictionary is asked first ("nb" or "nn"); the
+    output is bokmål-normalised either way, so both standards share terms.
+    """
+
+    lexicon: Lexicon = field(default_factory=Lexicon)
+    split_compounds: bool = True
+    join_split_words: bool = True
+    _form_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], bool]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def analyze_form(self, form: str, standard: str = "nb") -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        """(whole-word terms, compound parts, is_stop) for a lower-case form."""
+        key = (form, standard)
+        hit = self._form_cache.get(key)
+        if hit is not None:
+            return hit
+        lex = self.lexicon
+        if form in lex.stop_words:
+            result: tuple[tuple[str, ...], tuple[str, ...], bool] = ((), (), True)
+        elif "-" in form or "‐" in form or "'" in form or "’" in form:
+            result = self._analyze_hyphenated(form, standard)
+        else:
+            lemma = lex.lemma(form, standard)
+            if lemma in lex.stop_words:
+                result = ((), (), True)
+            else:
+                parts = lex.split(lemma) if self.split_compounds else ()
+                result = ((lemma,), parts, False)
+        self._form_cache[key] = result
+        return result
+
+    def _analyze_hyphenated(self, form: str, standard: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        # "NAV-kontoret" is the compound navkontor with the parts nav and kontor,
+        # so it meets "Nav-kontor", "navkontoret" and a query for "nav".
+        pieces = [p for p in re.split(r"[-‐'’]", form) if p]
+        if len(pieces) == 1:
+            return self.analyze_form(pieces[0], standard)
+        joined = "".join(pieces)
+        whole = self.lexicon.lemma(joined, standard) if joined.isalpha() else joined
+        parts: list[str] = []
+        for piece in pieces:
+            w, p, stop = self.analyze_form(piece, standard)
+            for t in (*w, *p):
+                if not stop and t not in parts and t != whole:
+                    parts.append(t)
+        return ((whole,), tuple(parts), False)
+
+    def analyze(self, text: str, standard: str = "nb") -> list[TokenTerms]:
+        return self.analyze_tokens(tokenize(text), text, standard)
+
+    def analyze_tokens(self, tokens: list[Token], text: str, standard: str = "nb") -> list[TokenTerms]:
+        """Analyse tokens found in ``text`` (offsets into it); the spaCy
+        component calls this too, so both paths give the same terms."""
+        out: list[TokenTerms] = []
+        for tok in tokens:
+            whole, parts, stop = self.analyze_form(tok.form, standard)
+            out.append(TokenTerms(tok, whole, parts, stop))
+        if self.join_split_words:
+            self._join_split_words(text, out, standard)
+        return out
+
+    def _join_split_words(self, text: str, toks: list[TokenTerms], standard: str) -> None:
+        lex = self.lexicon
+        for a, b in itertools.pairwise(toks):
+            if a.stop or b.stop or not a.whole or not b.whole:
+                continue
+            fa, fb = a.token.form, b.token.form
+            if len(fa) < 3 or len(fb) < 3 or not fa.isalpha() or not fb.isalpha():
+                continue
+            # Only across plain spaces: "livs kvalitet", not "livs. Kvalitet".
+            if text[a.token.end : b.token.start] != " ":
+                continue
+            joined = fa + fb
+            if joined in lex._dicts["nb"] or joined in lex._dicts["nn"]:  # type: ignore[operator]
+                lemma = lex.lemma(joined, standard)
+                if lemma not in a.whole and lemma not in b.whole:
+                    a.joined = lemma
+
+    def terms(self, text: str, standard: str = "nb") -> list[str]:
+        """All index terms of a text, in order (stop words dropped)."""
+        return [t for tt in self.analyze(text, standard) for t in tt.terms()]
+
+    def doc_terms(self, text: str, standard: str = "nb") -> tuple[list[str], int]:
+        """Index terms of a passage and its BM25 length (number of content words;
+        compound parts and joined words do not make a passage longer)."""
+        analysed = self.analyze(text, standard)
+        terms = [t for tt in analysed for t in tt.terms()]
+        length = sum(1 for tt in analysed if tt.whole)
+        return terms, length
