@@ -1,0 +1,453 @@
+"""The on-disk index: one SQLite file as the commit point, plus immutable
+postings segments. The format is documented in README.md ("On-disk index").
+
+    <index>/
+      plansok.sqlite          documents, pages, passages, word forms, segment list, meta
+      segments/seg-<id>.npz   one immutable postings segment per ingest batch
+
+Why this shape: SQLite gives atomic, crash-safe commits and concurrent readers
+(WAL) for free; postings live in numpy files because scoring wants them as
+arrays. A segment file is written and fsynced under a temporary name, renamed
+into place, and only then referenced in the same SQLite transaction that adds
+its documents, so a crash leaves either the old index or the new one; an
+unreferenced segment file is garbage and is removed by the next writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from plansok.errors import IndexError_
+from plansok.models import DocumentMeta, Page, Passage
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "plansok-index"
+FORMAT_VERSION = 1
+DB_NAME = "plansok.sqlite"
+SEG_DIR = "segments"
+# Merge all segments into one when a batch leaves more than this many; merging
+# reuses stored postings, so no document is analysed again.
+MAX_SEGMENTS = 8
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    meta_json TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    label TEXT,
+    source TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (doc_id, number)
+);
+CREATE TABLE IF NOT EXISTS passages (
+    pid INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    page_start INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
+    page_label TEXT,
+    section TEXT NOT NULL,
+    source TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages (doc_id, ordinal);
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, n_rows INTEGER NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS forms (form TEXT PRIMARY KEY, terms TEXT NOT NULL);
+"""
+
+
+@dataclass
+class AnalysedDoc:
+    """A document ready to index: metadata, pages, passages and their terms."""
+
+    meta: DocumentMeta
+    pages: list[Page]
+    passages: list[Passage]
+    terms: list[list[str]]
+    lengths: list[int]
+    forms: dict[str, str]  # "<standard>:<form>" -> space-separated terms
+
+
+@dataclass
+class Segment:
+    name: str
+    pids: np.ndarray  # int64, one per row
+    doc_ids: np.ndarray  # str, one per row
+    counts: sp.csr_matrix  # rows x local terms, raw tf
+    doc_len: np.ndarray  # float32
+    vocab: np.ndarray  # str, local term id -> term
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class IndexStore:
+    """Reads and writes one index directory."""
+
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        self.path = Path(path)
+        db = self.path / DB_NAME
+        if not db.exists():
+            if not create:
+                raise IndexError_(
+                    f"{self.path}: no plansok index here "
+                    f"(run `plansok ingest PATH... --index {self.path}` first)"
+                )
+            (self.path / SEG_DIR).mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(db, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        if create:
+            self._init_schema()
+        self._check_format()
+
+    # -- schema --------------------------------------------------------------------
+    def _init_schema(self) -> None:
+        self.db.executescript(SCHEMA)  # executescript commits on its own
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('format', ?), ('version', ?), ('created', ?)",
+                (FORMAT, str(FORMAT_VERSION), _now()),
+            )
+
+    def _check_format(self) -> None:
+        try:
+            rows = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise IndexError_(f"{self.path}: not a readable plansok index ({exc})") from exc
+        if rows.get("format") != FORMAT:
+            raise IndexError_(f"{self.path}: not a plansok index")
+        if int(rows.get("version", 0)) != FORMAT_VERSION:
+            raise IndexError_(
+                f"{self.path}: index format version {rows.get('version')} is not {FORMAT_VERSION}; rebuild it"
+            )
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @contextlib.contextmanager
+    def transaction(self, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One writer at a time per index (readers never wait)."""
+        lock_path = self.path / "write.lock"
+        with open(lock_path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- documents -----------------------------------------------------------------
+    def document_hashes(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT doc_id, sha256 FROM documents").fetchall())
+
+    def documents(self) -> list[DocumentMeta]:
+        rows = self.db.execute("SELECT meta_json FROM documents ORDER BY doc_id").fetchall()
+        return [DocumentMeta.from_dict(json.loads(r[0])) for r in rows]
+
+    def document_segments(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT doc_id, segment FROM documents").fetchall())
+
+    def pages(self, doc_id: str) -> list[Page]:
+        rows = self.db.execute(
+            "SELECT number, text, label, source FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,)
+        ).fetchall()
+        return [Page(number=r[0], text=r[1], label=r[2], source=r[3]) for r in rows]
+
+    def passages_of(self, doc_id: str) -> list[tuple[int, Passage]]:
+        rows = self.db.execute(
+            "SELECT pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source "
+            "FROM passages WHERE doc_id = ? ORDER BY ordinal",
+            (doc_id,),
+        ).fetchall()
+        return [(r[0], Passage(*r[1:])) for r in rows]
+
+    def passages_by_pid(self, pids: Sequence[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
+        pids = [int(p) for p in pids]
+        for i in range(0, len(pids), 900):
+            chunk = pids[i : i + 900]
+            q = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                "SELECT pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source "
+                f"FROM passages WHERE pid IN ({q})",
+                chunk,
+            ):
+                out[r[0]] = Passage(*r[1:])
+        return out
+
+    def forms(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 900):
+            chunk = keys[i : i + 900]
+            q = ",".join("?" * len(chunk))
+            for form, terms in self.db.execute(f"SELECT form, terms FROM forms WHERE form IN ({q})", chunk):
+                out[form] = terms.split(" ") if terms else []
+        return out
+
+    # -- segments --------------------------------------------------------------------
+    def segment_names(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM segments ORDER BY created, name")]
+
+    def _segment_path(self, name: str) -> Path:
+        return self.path / SEG_DIR / f"{name}.npz"
+
+    def read_segment(self, name: str) -> Segment:
+        try:
+            with np.load(self._segment_path(name), allow_pickle=False) as z:
+                counts = sp.csr_matrix(
+                    (z["data"], z["indices"], z["indptr"]), shape=(len(z["pids"]), len(z["vocab"]))
+                )
+                return Segment(name, z["pids"], z["doc_ids"], counts, z["doc_len"], z["vocab"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexError_(f"{self._segment_path(name)}: unreadable segment ({exc})") from exc
+
+    def _write_segment_file(self, seg: Segment) -> None:
+        final = self._segment_path(seg.name)
+        tmp = final.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                pids=seg.pids.astype(np.int64),
+                doc_ids=seg.doc_ids.astype(str),
+                data=seg.counts.data.astype(np.float32),
+                indices=seg.counts.indices.astype(np.int32),
+                indptr=seg.counts.indptr.astype(np.int64),
+                doc_len=seg.doc_len.astype(np.float32),
+                vocab=seg.vocab.astype(str),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+
+    # -- writing -----------------------------------------------------------------------
+    def add_documents(self, docs: Sequence[AnalysedDoc]) -> None:
+        """Add (or replace) documents as one new segment in one transaction."""
+        if not docs:
+            return
+        name = f"seg-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+        start_pid = (self.db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0]) + 1
+        vocab: dict[str, int] = {}
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        pids: list[int] = []
+        doc_ids: list[str] = []
+        lengths: list[int] = []
+        pid = start_pid
+        for d in docs:
+            for terms, length in zip(d.terms, d.lengths):
+                counts: dict[int, int] = {}
+                for t in terms:
+                    tid = vocab.setdefault(t, len(vocab))
+                    counts[tid] = counts.get(tid, 0) + 1
+                indices.extend(counts)
+                data.extend(counts.values())
+                indptr.append(len(indices))
+                pids.append(pid)
+                doc_ids.append(d.meta.doc_id)
+                lengths.append(length)
+                pid += 1
+        counts_m = sp.csr_matrix(
+            (np.asarray(data, np.float32), np.asarray(indices, np.int32), np.asarray(indptr, np.int64)),
+            shape=(len(pids), len(vocab)),
+        )
+        seg = Segment(
+            name,
+            np.asarray(pids, np.int64),
+            np.asarray(doc_ids, dtype=str) if doc_ids else np.zeros(0, dtype="<U1"),
+            counts_m,
+            np.asarray(lengths, np.float32),
+            np.asarray(list(vocab), dtype=str) if vocab else np.zeros(0, dtype="<U1"),
+        )
+        self._write_segment_file(seg)
+        with self.transaction():
+            for d in docs:
+                self._delete_rows(d.meta.doc_id)
+            pid = start_pid
+            now = _now()
+            for d in docs:
+                self.db.execute(
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+                    (
+                        d.meta.doc_id,
+                        d.meta.sha256,
+                        name,
+                        json.dumps(d.meta.to_dict(), ensure_ascii=False),
+                        now,
+                    ),
+                )
+                self.db.executemany(
+                    "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
+                    [(d.meta.doc_id, p.number, p.label, p.source, p.text) for p in d.pages],
+                )
+                rows = []
+                for p in d.passages:
+                    rows.append(
+                        (
+                            pid,
+                            p.doc_id,
+                            p.ordinal,
+                            p.page_start,
+                            p.page_end,
+                            p.page_label,
+                            p.section,
+                            p.source,
+                            p.text,
+                        )
+                    )
+                    pid += 1
+                self.db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self.db.executemany("INSERT OR IGNORE INTO forms VALUES (?, ?)", list(d.forms.items()))
+            self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (name, len(pids), now))
+            self._drop_dead_segments()
+            self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
+        self._remove_orphan_files()
+        if len(self.segment_names()) > MAX_SEGMENTS:
+            self.merge_segments()
+
+    def remove_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        removed = []
+        with self.transaction():
+            for doc_id in doc_ids:
+                if self._delete_rows(doc_id):
+                    removed.append(doc_id)
+            self._drop_dead_segments()
+            self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
+        self._remove_orphan_files()
+        return removed
+
+    def _delete_rows(self, doc_id: str) -> bool:
+        cur = self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM pages WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+        return cur.rowcount > 0
+
+    def _drop_dead_segments(self) -> None:
+        self.db.execute("DELETE FROM segments WHERE name NOT IN (SELECT DISTINCT segment FROM documents)")
+
+    def _remove_orphan_files(self) -> None:
+        live = set(self.segment_names())
+        for f in (self.path / SEG_DIR).glob("seg-*"):
+            if f.suffix == ".npz" and f.stem in live:
+                continue
+            with contextlib.suppress(OSError):
+                f.unlink()
+
+    def live_segments(self) -> list[tuple[Segment, np.ndarray]]:
+        """Each segment with a boolean mask of its rows that are still live (the
+        document was not removed or replaced since)."""
+        with self.transaction(immediate=False):
+            names = self.segment_names()
+            owner = self.document_segments()
+        out = []
+        for name in names:
+            seg = self.read_segment(name)
+            live = np.fromiter(
+                (owner.get(d) == name for d in seg.doc_ids), dtype=bool, count=len(seg.doc_ids)
+            )
+            out.append((seg, live))
+        return out
+
+    def merge_segments(self) -> None:
+        """Rewrite all live rows into one segment (postings only, no re-analysis)."""
+        merged = merge(self.live_segments())
+        if merged is None:
+            return
+        merged.name = f"seg-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}-m"
+        self._write_segment_file(merged)
+        with self.transaction():
+            self.db.execute("UPDATE documents SET segment = ?", (merged.name,))
+            self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (merged.name, len(merged.pids), _now()))
+            self._drop_dead_segments()
+        self._remove_orphan_files()
+        logger.info("merged segments into %s (%d passages)", merged.name, len(merged.pids))
+
+
+def merge(segments: Sequence[tuple[Segment, np.ndarray]]) -> Segment | None:
+    """Stack the live rows of several segments over one shared vocabulary."""
+    if not segments:
+        return None
+    vocab: dict[str, int] = {}
+    blocks = []
+    pids, doc_ids, lens = [], [], []
+    for seg, live in segments:
+        remap = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in seg.vocab.tolist()),
+            dtype=np.int64,
+            count=len(seg.vocab),
+        )
+        rows = seg.counts[live] if not live.all() else seg.counts
+        coo = rows.tocoo()
+        blocks.append((coo.row, remap[coo.col] if remap.size else coo.col, coo.data, rows.shape[0]))
+        pids.append(seg.pids[live])
+        doc_ids.append(seg.doc_ids[live])
+        lens.append(seg.doc_len[live])
+    offset = 0
+    r_all, c_all, d_all = [], [], []
+    for r, c, d, n in blocks:
+        r_all.append(r + offset)
+        c_all.append(c)
+        d_all.append(d)
+        offset += n
+    counts = sp.csr_matrix(
+        (np.concatenate(d_all), (np.concatenate(r_all), np.concatenate(c_all))), shape=(offset, len(vocab))
+    )
+    return Segment(
+        "merged",
+        np.concatenate(pids),
+        np.concatenate(doc_ids) if doc_ids else np.zeros(0, dtype=str),
+        counts,
+        np.concatenate(lens),
+        np.asarray(list(vocab), dtype=str) if vocab else np.zeros(0, dtype="<U1"),
+    )
