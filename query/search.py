@@ -1,0 +1,391 @@
+"""Ranked passage search: query analysis, BM25 scoring, filters, phrases,
+pseudo-relevance feedback, near-duplicate folding, snippets and citations.
+
+Scoring, per query concept c (a word, a phrase, or alternatives joined by OR):
+
+    s_c(d) = sum over the concept's terms t of  w_t * idf(t) * tfn(t, d)
+
+with weight 1 for the word's lemma (bokmål-normalised, so nynorsk forms meet),
+``part_weight`` for the lemma standing inside a compound ("fattigdom" in
+"barnefattigdom", its idf capped at the whole word's so whole words rank
+first), and ``subpart_weight`` for the parts of a compound query word
+standing alone ("barn", "fattigdom" for "barnefattigdom"). The passage score
+is ``sum_c s_c * matched / n_concepts`` (coordination: passages meeting more
+concepts rank first, but partial matches still count). Pseudo-relevance
+feedback (RM3-style) then adds the terms most typical of the first-pass top
+passages, with a small weight.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from plansok.analysis.analyzer import PART_PREFIX, tokenize
+from plansok.index.bm25 import top_k
+from plansok.index.searcher import LoadedIndex
+from plansok.query import dedup
+from plansok.query.parse import Clause, ParsedQuery, parse_query
+from plansok.query.snippets import make_snippet, match_spans
+from plansok.query.terms import TermResolver, WordTerms, form_key
+
+from plansok.models import DocumentMeta, Hit, Passage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Filters:
+    """Which documents a search looks in. Empty lists mean no restriction."""
+
+    municipality: list[str] = field(default_factory=list)  # name or kommunenummer
+    doc_type: list[str] = field(default_factory=list)
+    year: tuple[int | None, int | None] | None = None  # plan period overlaps this range
+    doc_ids: list[str] = field(default_factory=list)
+    standard: str | None = None  # "nb" or "nn"
+    tags: list[str] = field(default_factory=list)
+
+    def accepts(self, doc: DocumentMeta) -> bool:
+        if self.municipality:
+            wanted = {m.casefold() for m in self.municipality}
+            if doc.municipality.casefold() not in wanted and doc.kommunenummer not in wanted:
+                return False
+        if self.doc_type and doc.doc_type not in self.doc_type:
+            return False
+        if self.doc_ids and doc.doc_id not in self.doc_ids:
+            return False
+        if self.standard and doc.standard != self.standard:
+            return False
+        if self.year:
+            lo, hi = self.year
+            d_lo = doc.year_from or doc.year_to
+            d_hi = doc.year_to or doc.year_from
+            if d_lo is None or d_hi is None:
+                return False
+            if (hi is not None and d_lo > hi) or (lo is not None and d_hi < lo):
+                return False
+        return True
+
+
+@dataclass
+class SearchOptions:
+    k: int = 10
+    part_weight: float = 0.5
+    subpart_weight: float = 0.25
+    coordination: bool = True
+    require_all: bool = False
+    expand: bool = True
+    expand_docs: int = 10
+    expand_terms: int = 8
+    expand_weight: float = 0.3
+    fold_duplicates: bool = True
+    snippet_words: int = 45
+
+
+@dataclass
+class Concept:
+    clauses: list[Clause]
+    weights: dict[str, float]  # term -> weight
+    phrases: list[list[WordTerms]]  # the phrase alternatives (word sequences)
+    highlight: set[str]
+
+
+@dataclass
+class QueryPlan:
+    parsed: ParsedQuery
+    concepts: list[Concept]
+    excluded_terms: set[str]
+    excluded_phrases: list[list[WordTerms]]
+    expansion: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def highlight(self) -> set[str]:
+        out: set[str] = set()
+        for c in self.concepts:
+            out |= c.highlight
+        return out
+
+
+class Searcher:
+    """Searches one loaded index. Cheap to call repeatedly."""
+
+    def __init__(self, loaded: LoadedIndex, resolver: TermResolver | None = None) -> None:
+        self.ix = loaded
+        self.resolver = resolver or TermResolver(loaded.store)
+        self._csr = None
+
+    # -- planning --------------------------------------------------------------------
+    def plan(self, query: str, opts: SearchOptions) -> QueryPlan:
+        parsed = parse_query(query)
+        words: list[str] = []
+        for clause in [*parsed.clauses(), *parsed.excluded]:
+            words.extend(t.text for t in tokenize(clause.text))
+        analysed = {w.form: w for w in self.resolver.words(words)}
+
+        def seq(text: str) -> list[WordTerms]:
+            return [analysed[t.form] for t in tokenize(text)]
+
+        concepts = []
+        for alts in parsed.concepts:
+            weights: dict[str, float] = {}
+            highlight: set[str] = set()
+            phrases = []
+            for clause in alts:
+                words_c = seq(clause.text)
+                if clause.phrase and len(words_c) > 1:
+                    phrases.append(words_c)
+                for w in words_c:
+                    for term, wt in self._word_weights(w, opts).items():
+                        weights[term] = max(weights.get(term, 0.0), wt)
+                        highlight.add(term)
+            if weights:
+                concepts.append(Concept(alts, weights, phrases, highlight))
+        excluded_terms: set[str] = set()
+        excluded_phrases = []
+        for clause in parsed.excluded:
+            words_c = seq(clause.text)
+            if clause.phrase and len(words_c) > 1:
+                excluded_phrases.append(words_c)
+            else:
+                for w in words_c:
+                    excluded_terms.update(w.whole)
+                    excluded_terms.update(PART_PREFIX + t for t in w.whole)
+        return QueryPlan(parsed, concepts, excluded_terms, excluded_phrases)
+
+    def _word_weights(self, w: WordTerms, opts: SearchOptions) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for lemma in w.whole:
+            out[lemma] = 1.0
+            out[PART_PREFIX + lemma] = opts.part_weight
+        for part in w.parts:
+            out.setdefault(part, opts.subpart_weight)
+        return out
+
+    # -- scoring ---------------------------------------------------------------------
+    def _concept_scores(self, weights: dict[str, float]) -> np.ndarray:
+        bm = self.ix.bm25
+        pairs: list[tuple[int, float]] = []
+        for term, wt in weights.items():
+            tid = bm.vocab.get(term)
+            if tid is None:
+                continue
+            if term.startswith(PART_PREFIX):
+                # A compound part never outweighs the whole word (its idf is
+                # often higher only because parts are rarer than words).
+                whole = bm.vocab.get(term[len(PART_PREFIX) :])
+                if whole is not None and bm.idf[tid] > bm.idf[whole] > 0:
+                    wt = wt * float(bm.idf[whole] / bm.idf[tid])
+            pairs.append((tid, wt))
+        return bm.weighted_scores(pairs)
+
+    def _rows_with_any(self, terms: set[str]) -> np.ndarray:
+        mask = np.zeros(self.ix.n_passages, dtype=bool)
+        for t in terms:
+            tid = self.ix.bm25.vocab.get(t)
+            if tid is not None:
+                mask[self.ix.bm25.postings(tid)[0]] = True
+        return mask
+
+    def _filter_mask(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None:
+            return None
+        keep = np.fromiter((filters.accepts(d) for d in self.ix.docs), dtype=bool, count=len(self.ix.docs))
+        if keep.all():
+            return None
+        return self.ix.doc_mask(keep)
+
+    def score(self, plan: QueryPlan, opts: SearchOptions, filters: Filters | None = None) -> np.ndarray:
+        n = self.ix.n_passages
+        total = np.zeros(n, dtype=np.float32)
+        if not plan.concepts or n == 0:
+            return total
+        matched = np.zeros(n, dtype=np.float32)
+        for c in plan.concepts:
+            s = self._concept_scores(c.weights)
+            total += s
+            matched += s > 0
+        if opts.coordination and len(plan.concepts) > 1:
+            total *= matched / len(plan.concepts)
+        if opts.require_all:
+            total[matched < len(plan.concepts)] = 0
+        mask = self._filter_mask(filters)
+        if mask is not None:
+            total[~mask] = 0
+        if plan.excluded_terms:
+            total[self._rows_with_any(plan.excluded_terms)] = 0
+        if plan.expansion:
+            extra = self._concept_scores(plan.expansion)
+            # Feedback terms re-rank passages the query already found and may add
+            # new ones, but never outweigh the query itself.
+            total += extra * (total > 0) + extra * 0.5 * (total == 0)
+            if mask is not None:
+                total[~mask] = 0
+            if plan.excluded_terms:
+                total[self._rows_with_any(plan.excluded_terms)] = 0
+        return total
+
+    def _expansion_terms(
+        self, plan: QueryPlan, rows: np.ndarray, scores: np.ndarray, opts: SearchOptions
+    ) -> dict[str, float]:
+        """RM3-style feedback: terms weighted by their share of each top
+        passage, times the passage's score, times idf; only terms found in at
+        least two of the feedback passages, so one odd passage adds nothing."""
+        if self._csr is None:
+            self._csr = self.ix.bm25.tfn.tocsr()
+        csr = self._csr
+        bm = self.ix.bm25
+        query_terms = {t for c in plan.concepts for t in c.weights}
+        acc: dict[int, float] = {}
+        seen: dict[int, int] = {}
+        norm = scores / scores.sum()
+        for row, w in zip(rows, norm):
+            lo, hi = csr.indptr[row], csr.indptr[row + 1]
+            tids, vals = csr.indices[lo:hi], csr.data[lo:hi]
+            share = vals / vals.sum() if vals.sum() else vals
+            for tid, v in zip(tids.tolist(), share.tolist()):
+                acc[tid] = acc.get(tid, 0.0) + w * v
+                seen[tid] = seen.get(tid, 0) + 1
+        inv = self._inverse_vocab()
+        cands = []
+        for tid, v in acc.items():
+            term = inv[tid]
+            if seen[tid] < 2 or term in query_terms or term.startswith(PART_PREFIX) or not term.isalpha():
+                continue
+            cands.append((v * float(bm.idf[tid]), term))
+        cands.sort(reverse=True)
+        best = cands[: opts.expand_terms]
+        if not best:
+            return {}
+        top = best[0][0]
+        return {term: opts.expand_weight * v / top for v, term in best}
+
+    def _inverse_vocab(self) -> list[str]:
+        inv = getattr(self, "_inv", None)
+        if inv is None:
+            inv = [""] * len(self.ix.bm25.vocab)
+            for t, i in self.ix.bm25.vocab.items():
+                inv[i] = t
+            self._inv = inv
+        return inv
+
+    # -- phrases -------------------------------------------------------------------------
+    def _phrase_rows(self, rows: np.ndarray, phrases: list[list[WordTerms]]) -> np.ndarray:
+        """The rows among ``rows`` whose text holds one of the phrases."""
+        if not phrases or rows.size == 0:
+            return rows
+        passages = self.ix.store.passages_by_pid(self.ix.pids[rows].tolist())
+        std_of = {d.doc_id: d.standard for d in self.ix.docs}
+        keep = []
+        texts = [(r, passages.get(int(self.ix.pids[r]))) for r in rows.tolist()]
+        keys = set()
+        tok_cache = {}
+        for r, p in texts:
+            if p is None:
+                continue
+            toks = tokenize(p.text)
+            tok_cache[r] = toks
+            std = std_of.get(p.doc_id, "nb")
+            keys.update(form_key(std, t.form) for t in toks)
+        forms = self.ix.store.forms(list(keys))
+        for r, p in texts:
+            if p is None:
+                continue
+            std = std_of.get(p.doc_id, "nb")
+            seq = [(t.form, set(forms.get(form_key(std, t.form), ()))) for t in tok_cache[r]]
+            if any(_contains_phrase(seq, ph) for ph in phrases):
+                keep.append(r)
+        return np.asarray(keep, dtype=np.int64)
+
+    # -- the search ------------------------------------------------------------------------
+    def search(
+        self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None
+    ) -> list[Hit]:
+        opts = opts or SearchOptions()
+        plan = self.plan(query, opts)
+        if not plan.concepts:
+            return []
+        scores = self.score(plan, opts, filters)
+        scores = self._apply_phrases(plan, scores)
+        if opts.expand and any(not c.phrases for c in plan.concepts):
+            rows, top_scores = top_k(scores, opts.expand_docs)
+            if rows.size >= 2:
+                plan.expansion = self._expansion_terms(plan, rows, top_scores, opts)
+                if plan.expansion:
+                    scores = self.score(plan, opts, filters)
+                    scores = self._apply_phrases(plan, scores)
+        fetch = opts.k * 4 + 20 if opts.fold_duplicates else opts.k
+        rows, row_scores = top_k(scores, fetch)
+        return self._hits(plan, rows, row_scores, opts)
+
+    def _apply_phrases(self, plan: QueryPlan, scores: np.ndarray) -> np.ndarray:
+        phrase_concepts = [c for c in plan.concepts if c.phrases and len(c.phrases) == len(c.clauses)]
+        if not phrase_concepts and not plan.excluded_phrases:
+            return scores
+        rows, _ = top_k(scores, 5000)
+        keep = rows
+        for c in phrase_concepts:
+            keep = self._phrase_rows(keep, c.phrases)
+        out = np.zeros_like(scores)
+        out[keep] = scores[keep]
+        if plan.excluded_phrases:
+            bad = self._phrase_rows(keep, plan.excluded_phrases)
+            out[bad] = 0
+        return out
+
+    def _hits(
+        self, plan: QueryPlan, rows: np.ndarray, row_scores: np.ndarray, opts: SearchOptions
+    ) -> list[Hit]:
+        ix = self.ix
+        pids = ix.pids[rows].tolist()
+        passages = ix.store.passages_by_pid(pids)
+        items: list[tuple[float, Passage, DocumentMeta]] = []
+        for pid, r, s in zip(pids, rows.tolist(), row_scores.tolist()):
+            p = passages.get(pid)
+            if p is None:  # removed since the index was loaded
+                continue
+            items.append((s, p, ix.docs[ix.row_doc[r]]))
+        owners = (
+            dedup.fold([p.text for _, p, _ in items]) if opts.fold_duplicates else list(range(len(items)))
+        )
+        also: dict[int, list[dict[str, object]]] = {}
+        chosen: list[int] = []
+        for i, owner in enumerate(owners):
+            if owner != i:
+                _, p, d = items[i]
+                also.setdefault(owner, []).append(
+                    {
+                        "doc_id": d.doc_id,
+                        "municipality": d.municipality,
+                        "title": d.title,
+                        "page": p.page_start,
+                        "passage_id": p.passage_id,
+                    }
+                )
+            elif len(chosen) < opts.k:
+                chosen.append(i)
+        wanted = plan.highlight
+        spans = match_spans(ix.store, [(items[i][1].text, items[i][2].standard) for i in chosen], wanted)
+        hits = []
+        for rank, (i, sp) in enumerate(zip(chosen, spans), start=1):
+            score, p, d = items[i]
+            snippet, hl = make_snippet(p.text, sp, opts.snippet_words)
+            matched = sorted({p.text[s:e].lower() for s, e in sp})
+            hits.append(Hit(rank, float(score), p, d, snippet, hl, matched, also.get(i, [])))
+        return hits
+
+
+def _contains_phrase(seq: Sequence[tuple[str, set[str]]], phrase: list[WordTerms]) -> bool:
+    n = len(phrase)
+    for i in range(len(seq) - n + 1):
+        for j, w in enumerate(phrase):
+            form, terms = seq[i + j]
+            if w.stop:
+                if form != w.form:
+                    break
+            elif not terms.intersection(w.whole):
+                break
+        else:
+            return True
+    return False
