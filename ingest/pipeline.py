@@ -1,0 +1,270 @@
+"""Ingest a batch of files into an index: read, clean, infer metadata, split
+into passages, analyse, write. One bad file never stops the batch, and what
+is already indexed stays as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plansok.analysis import ANALYSIS_VERSION
+from plansok.index.store import AnalysedDoc, IndexStore
+from plansok.ingest.formats import read_docx, read_html, read_text
+from plansok.ingest.metadata import apply_manifest, infer_metadata
+from plansok.ingest.passages import split_passages
+
+from plansok.errors import IngestError
+from plansok.models import Document, Page
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"}
+# Documents are committed in groups: a crash loses at most one group's work,
+# and each group becomes one postings segment.
+COMMIT_EVERY = 16
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    pages: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "warnings": self.warnings,
+            "pages": self.pages,
+            "passages": self.passages,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to ingest (directories searched recursively), and the paths that
+    could not be used, with the reason."""
+    files: list[Path] = []
+    bad: list[tuple[str, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES))
+        elif p.is_file():
+            if p.suffix.lower() in SUFFIXES:
+                files.append(p)
+            else:
+                bad.append(
+                    (
+                        str(p),
+                        f"unsupported file type {p.suffix or '(none)'} (use {', '.join(sorted(SUFFIXES))})",
+                    )
+                )
+        else:
+            bad.append((str(p), "no such file or directory"))
+    return files, bad
+
+
+def doc_id_for(path: Path) -> str:
+    """The file name without extension; the id a researcher sees and filters on."""
+    return re.sub(r"\s+", "_", path.stem.strip())
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fingerprint(path: Path, manifest_row: dict[str, str] | None = None) -> str:
+    """The content hash that decides whether a file changed; manifest values
+    count too, so correcting a municipality in the manifest re-ingests, and so
+    does the analysis version, so a newer plansok re-analyses old documents."""
+    digest = f"{sha256_of(path)}@{ANALYSIS_VERSION}"
+    if manifest_row:
+        extra = json.dumps(manifest_row, sort_keys=True, ensure_ascii=False).encode()
+        digest += "+" + hashlib.sha256(extra).hexdigest()[:16]
+    return digest
+
+
+def read_pages(path: Path) -> tuple[list[Page], dict[str, str]]:
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise IngestError(path, "empty file (0 bytes)")
+    if suffix == ".pdf":
+        from plansok.ingest.pdf import extract_pdf
+
+        return extract_pdf(path)
+    if suffix in (".html", ".htm"):
+        return read_html(path)
+    if suffix == ".docx":
+        return read_docx(path)
+    return read_text(path)
+
+
+def read_document(path: Path, doc_id: str, manifest_row: dict[str, str] | None = None) -> Document:
+    """Read one file into cleaned pages and metadata. Raises IngestError."""
+    try:
+        pages, stated = read_pages(path)
+    except IngestError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError) as exc:
+        raise IngestError(path, f"unreadable ({exc.__class__.__name__}: {exc})") from exc
+    warnings = []
+    empty = [p.number for p in pages if p.source == "empty" or not p.text.strip()]
+    if pages and len(empty) == len(pages):
+        raise IngestError(path, f"no text on any of its {len(pages)} page(s) (a scan? OCR is not enabled)")
+    if empty:
+        warnings.append(f"{path}: no text layer on page(s) {_ranges(empty)}; skipped (scanned?)")
+    meta = infer_metadata(path, pages, stated, doc_id)
+    if manifest_row:
+        apply_manifest(meta, manifest_row)
+    meta.sha256 = fingerprint(path, manifest_row)
+    return Document(meta=meta, pages=pages, warnings=warnings)
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    out = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(out)
+
+
+class DocumentAnalyser:
+    """Passages and index terms for documents, via the spaCy pipelines (one per
+    written standard, sharing one lexicon). Built lazily: spaCy is slow to import."""
+
+    def __init__(self) -> None:
+        self._nlp: dict[str, object] = {}
+        self._analyzer = None
+
+    def nlp(self, standard: str):  # -> spacy.Language
+        if standard not in self._nlp:
+            from plansok.analysis.analyzer import Analyzer
+            from plansok.analysis.pipeline import make_nlp
+
+            if self._analyzer is None:
+                self._analyzer = Analyzer()
+            self._nlp[standard] = make_nlp(standard, self._analyzer)
+        return self._nlp[standard]
+
+    def analyse(self, doc: Document) -> AnalysedDoc:
+        from plansok.analysis.pipeline import doc_terms
+        from plansok.query.terms import encode_terms, form_key
+
+        passages = split_passages(doc.meta.doc_id, doc.pages)
+        std = doc.meta.standard
+        terms: list[list[str]] = []
+        lengths: list[int] = []
+        forms: dict[str, str] = {}
+        for sdoc in self.nlp(std).pipe((p.text for p in passages), batch_size=128):
+            t, n = doc_terms(sdoc)
+            terms.append(t)
+            lengths.append(n)
+            for tok in sdoc:
+                tt = tok._.terms
+                if tt is None:
+                    continue
+                key = form_key(std, tt.token.form)
+                if key not in forms:
+                    forms[key] = encode_terms(tt.whole, tt.parts)
+                if tt.joined:
+                    nxt = tok.nbor(1) if tok.i + 1 < len(sdoc) else None
+                    while nxt is not None and nxt.is_space:
+                        nxt = nxt.nbor(1) if nxt.i + 1 < len(sdoc) else None
+                    if nxt is not None:
+                        forms[form_key(std, f"{tt.token.form} {nxt.text.lower()}")] = tt.joined
+        return AnalysedDoc(doc.meta, doc.pages, passages, terms, lengths, forms)
+
+
+def ingest(
+    store: IndexStore,
+    paths: Iterable[Path | str],
+    *,
+    manifest: dict[str, dict[str, str]] | None = None,
+    progress: bool = True,
+    analyser: DocumentAnalyser | None = None,
+) -> IngestReport:
+    """Ingest files into ``store``. Unchanged files (same content hash) are
+    skipped; a changed file replaces its document; failures are reported, not
+    raised."""
+    t0 = time.perf_counter()
+    report = IngestReport()
+    files, bad = expand_paths(paths)
+    report.failed.extend(bad)
+    manifest = manifest or {}
+    analyser = analyser or DocumentAnalyser()
+    with store.write_lock():
+        known = store.document_hashes()
+        seen: dict[str, Path] = {}
+        pending: list[AnalysedDoc] = []
+        bar = _progress(files, progress)
+        for path in bar:
+            doc_id = doc_id_for(path)
+            if doc_id in seen:
+                report.failed.append(
+                    (str(path), f"document id {doc_id!r} is already used by {seen[doc_id]} in this batch")
+                )
+                continue
+            seen[doc_id] = path
+            try:
+                if known.get(doc_id) == fingerprint(path, manifest.get(doc_id)):
+                    report.unchanged.append(doc_id)
+                    continue
+                doc = read_document(path, doc_id, manifest.get(doc_id))
+                analysed = analyser.analyse(doc)
+                if not analysed.passages:
+                    raise IngestError(path, "no passages: the document has no body text")
+            except IngestError as exc:
+                logger.error("%s", exc)
+                report.failed.append((exc.path, exc.reason))
+                continue
+            except OSError as exc:
+                report.failed.append((str(path), f"cannot read ({exc.strerror or exc})"))
+                continue
+            for w in doc.warnings:
+                logger.warning("%s", w)
+            report.warnings.extend(doc.warnings)
+            (report.updated if doc_id in known else report.added).append(doc_id)
+            report.pages += len(doc.pages)
+            report.passages += len(analysed.passages)
+            pending.append(analysed)
+            if len(pending) >= COMMIT_EVERY:
+                store.add_documents(pending)
+                pending = []
+        store.add_documents(pending)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _progress(files: list[Path], enabled: bool) -> Iterable[Path]:
+    if not enabled or len(files) < 2:
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, desc="ingest", unit="file", leave=False, dynamic_ncols=True)

@@ -1,0 +1,365 @@
+"""The ``plansok`` command. A thin layer over :mod:`plansok.api`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from plansok import __version__
+from plansok.errors import PlansokError
+from plansok.models import DOC_TYPES
+
+logger = logging.getLogger("plansok")
+
+EPILOG = """\
+examples:
+  plansok ingest corpus/                       ingest every PDF/TXT/MD/HTML/DOCX in corpus/
+  plansok query barnefattigdom                 ranked passages with citations
+  plansok query "sosialhjelp" --kommune Gol --type samfunnsdel --year 2018-2030
+  plansok query '"tidlig innsats" -skole'      a phrase, excluding a word
+  plansok query "bolig OR bustad" --json       alternatives; JSON for scripts
+  plansok docs                                 what is indexed
+  plansok show 3324_gol_samfunnsdel_2018-2030 --page 14
+
+The index lives in ./plansok-index unless --index DIR or $PLANSOK_INDEX says otherwise.
+"""
+
+
+def _index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="index directory (default: $PLANSOK_INDEX or ./plansok-index)",
+    )
+
+
+def _json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--json", action="store_true", help="print machine-readable JSON (see README, 'JSON output')"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plansok",
+        description="Search and analyse Norwegian municipal plans (bokmål and nynorsk): ingest PDFs, "
+        "index passages with BM25, and find what plans say with exact citations.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"plansok {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "ingest",
+        help="add PDF, text, Markdown, HTML or DOCX files (or folders) to the index",
+        description="Extract, clean, split and index documents. Unchanged files are skipped "
+        "(content hash); a changed file replaces its earlier version. A file that cannot be read "
+        "is reported with the reason and the batch goes on; the exit status is 1 if any failed.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="CSV",
+        help="CSV with columns file (or doc_id) and any of municipality, kommunenummer, title, "
+        "doc_type, year_from, year_to, standard, source_url; its values override inferred metadata",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "query",
+        help="search passages",
+        description="Ranked passages with citation and highlighted snippet. Words match inflected "
+        "forms, the other written standard (tjenester/tenester) and compounds (fattigdom finds "
+        'barnefattigdom, ranked below the whole word). Syntax: "a phrase", -exclude, a OR b.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("query", help='the query, e.g. barnefattigdom or "\\"tidlig innsats\\" -skole"')
+    p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
+    p.add_argument(
+        "--kommune",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="municipality name or number (repeatable)",
+    )
+    p.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        dest="doc_type",
+        metavar="TYPE",
+        help="document type (repeatable): " + ", ".join(DOC_TYPES),
+    )
+    p.add_argument(
+        "--year", metavar="FROM-TO", help="plan period overlapping these years, e.g. 2018-2030 or 2020"
+    )
+    p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
+    p.add_argument("--standard", choices=["nb", "nn"], help="only bokmål or nynorsk documents")
+    p.add_argument(
+        "--all", action="store_true", help="require every word or phrase (default: more matches rank higher)"
+    )
+    p.add_argument(
+        "--no-expand", action="store_true", help="no pseudo-relevance feedback (exactly your words)"
+    )
+    p.add_argument("--no-fold", action="store_true", help="show near-duplicate passages separately")
+    p.add_argument("--full", action="store_true", help="print whole passages, not snippets")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser("docs", help="list indexed documents with their metadata")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser("show", help="print a page of a document with its passages marked")
+    p.add_argument("doc_id", metavar="DOC")
+    p.add_argument("--page", type=int, required=True, metavar="N", help="physical page number (1-based)")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser("remove", help="remove documents from the index")
+    p.add_argument("doc_ids", nargs="+", metavar="DOC")
+    _index_arg(p)
+    _json_arg(p)
+
+    # eval and bench parse their own arguments (see main); listed here for --help.
+    sub.add_parser(
+        "eval",
+        help="score plansok beside rank_bm25, bm25s and tantivy on judged queries "
+        "(nDCG@10, recall, MRR); `plansok eval --help` for options",
+        add_help=False,
+    )
+    sub.add_parser(
+        "bench",
+        help="measure ingest, indexing and query speed and memory beside rank_bm25, bm25s "
+        "and tantivy; `plansok bench --help` for options",
+        add_help=False,
+    )
+    return parser
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    for noisy in ("pdfminer", "bm25s"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _open(args: argparse.Namespace, create: bool = False) -> Any:
+    from plansok.api import Index
+
+    return Index.open(args.index, create=create)
+
+
+def _parse_year(text: str | None) -> tuple[int | None, int | None] | None:
+    if not text:
+        return None
+    lo, _, hi = text.partition("-")
+    try:
+        a = int(lo) if lo.strip() else None
+        b = int(hi) if hi.strip() else (a if not _ else None)
+    except ValueError as exc:
+        raise PlansokError(f"--year: expected YEAR or FROM-TO, got {text!r}") from exc
+    return a, b
+
+
+def _emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    ix = _open(args, create=True)
+    show_bar = not args.no_progress and not args.json and sys.stderr.isatty()
+    report = ix.ingest(args.paths, manifest=args.manifest, progress=show_bar)
+    if args.json:
+        _emit_json(report.to_dict())
+    else:
+        for path, reason in report.failed:
+            print(f"FAILED  {path}: {reason}", file=sys.stderr)
+        print(
+            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.failed)} failed; {report.pages} pages, {report.passages} passages "
+            f"in {report.seconds:.1f} s -> {ix.path}"
+        )
+    return 0 if report.ok else 1
+
+
+class _Style:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def hl(self, s: str) -> str:
+        return f"\033[1;33m{s}\033[0m" if self.enabled else f"**{s}**"
+
+    def dim(self, s: str) -> str:
+        return f"\033[2m{s}\033[0m" if self.enabled else s
+
+    def bold(self, s: str) -> str:
+        return f"\033[1m{s}\033[0m" if self.enabled else s
+
+
+def _highlighted(text: str, spans: Sequence[Sequence[int]], style: _Style) -> str:
+    out, pos = [], 0
+    for s, e in spans:
+        if s < pos:
+            continue
+        out.append(text[pos:s])
+        out.append(style.hl(text[s:e]))
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from plansok.query.search import Filters
+
+    ix = _open(args)
+    filters = Filters(
+        municipality=args.kommune,
+        doc_type=args.doc_type,
+        year=_parse_year(args.year),
+        doc_ids=args.doc,
+        standard=args.standard,
+    )
+    hits = ix.search(
+        args.query,
+        k=args.k,
+        filters=filters,
+        require_all=args.all,
+        expand=not args.no_expand,
+        fold_duplicates=not args.no_fold,
+        snippet_words=10_000 if args.full else 45,
+    )
+    if args.json:
+        _emit_json({"query": args.query, "filters": filters.__dict__, "hits": [h.to_dict() for h in hits]})
+        return 0
+    if not hits:
+        print(f"no passages match {args.query!r}", file=sys.stderr)
+        return 0
+    style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    width = 100
+    for h in hits:
+        print(f"{h.rank:>2}. {style.bold(h.citation)}  {style.dim(f'[{h.score:.2f}]')}")
+        body = _highlighted(h.snippet, h.highlights, style)
+        print(
+            textwrap.indent(
+                textwrap.fill(body, width=width, break_long_words=False, break_on_hyphens=False), "    "
+            )
+        )
+        if h.also_in:
+            where = "; ".join(f"{a['municipality'] or a['doc_id']} s. {a['page']}" for a in h.also_in[:5])
+            more = f" (+{len(h.also_in) - 5})" if len(h.also_in) > 5 else ""
+            print(style.dim(f"    also in: {where}{more}"))
+        print(style.dim(f"    {h.doc.doc_id} · {h.passage.passage_id}"))
+        print()
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    docs = ix.documents()
+    if args.json:
+        _emit_json([d.to_dict() for d in docs])
+        return 0
+    print(f"{'doc_id':44} {'kommune':14} {'type':13} {'period':10} {'std':3} {'pages':>5}  title")
+    for d in docs:
+        print(
+            f"{d.doc_id[:44]:44} {d.municipality[:14]:14} {d.doc_type[:13]:13} {d.period:10} "
+            f"{d.standard:3} {d.n_pages:>5}  {d.title}"
+        )
+    print(f"{len(docs)} documents in {ix.path}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    page, passages = ix.page(args.doc_id, args.page)
+    if args.json:
+        _emit_json(
+            {
+                "doc_id": args.doc_id,
+                "page": page.number,
+                "label": page.label,
+                "source": page.source,
+                "text": page.text,
+                "passages": [p.to_dict() | {"passage_id": p.passage_id} for p in passages],
+            }
+        )
+        return 0
+    doc = ix.document(args.doc_id)
+    label = f" (printed {page.label})" if page.label and page.label != str(page.number) else ""
+    print(f"{doc.municipality}: {doc.title}, page {page.number}{label}\n")
+    for p in passages:
+        span = f"pages {p.page_start}-{p.page_end}" if p.page_end != p.page_start else f"page {p.page_start}"
+        print(f"[{p.passage_id}] {span}  § {p.section or '-'}")
+        print(textwrap.indent(textwrap.fill(p.text, width=100), "    "))
+        print()
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    removed = ix.remove(args.doc_ids)
+    missing = [d for d in args.doc_ids if d not in removed]
+    if args.json:
+        _emit_json({"removed": removed, "not_found": missing})
+    else:
+        for d in missing:
+            print(f"not in index: {d}", file=sys.stderr)
+        print(f"removed {len(removed)} document(s)")
+    return 0 if not missing else 1
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "query": cmd_query,
+    "docs": cmd_docs,
+    "show": cmd_show,
+    "remove": cmd_remove,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The evaluation and the benchmark are programs of their own with their own
+    # options; importing them up front would slow every `plansok query`.
+    if argv and argv[0] in ("eval", "bench"):
+        if argv[0] == "eval":
+            from plansok.evaluation.run import main as sub_main
+        else:
+            from plansok.bench.run import main as sub_main
+        return int(sub_main(argv[1:]) or 0)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except PlansokError as exc:
+        print(f"plansok: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
