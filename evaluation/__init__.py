@@ -1,0 +1,1 @@
+"""Evaluation: page-level relevance judgments, metrics, reference systems and the runner."""
