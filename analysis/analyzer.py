@@ -6,6 +6,9 @@ Terms are plain strings in one vocabulary:
   "tenestene" and "tjenestene");
 - ``~part``: a part of a compound (``~fattigdom`` for "barnefattigdommen").
   Queries match parts with a lower weight, so whole-word matches rank first.
+- ``^stem``: the Snowball stem of the lemma, where it differs from the lemma
+  (``^frivil`` for frivillighet and frivillig): a low-weight back-off that
+  meets derivations the dictionaries keep apart.
 
 A word split in two by a bad PDF ("livs kvalitet") also yields the joined
 lemma (``livskvalitet``) when the joined form is a dictionary word.
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from plansok.analysis.lexicon import Lexicon
 
 PART_PREFIX = "~"
+STEM_PREFIX = "^"
 # Words with inner hyphens or apostrophes stay one token ("NAV-kontoret",
 # "EU-60"); a trailing hyphen ("helse- og") is not part of the word.
 TOKEN_RE = re.compile(r"\w+(?:[-‐'’]\w+)*", re.UNICODE)
@@ -70,6 +74,7 @@ class Analyzer:
     lexicon: Lexicon = field(default_factory=Lexicon)
     split_compounds: bool = True
     join_split_words: bool = True
+    stems: bool = True
     _form_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], bool]] = field(
         default_factory=dict, repr=False
     )
@@ -91,7 +96,7 @@ class Analyzer:
                 result = ((), (), True)
             else:
                 parts = lex.split(lemma) if self.split_compounds else ()
-                result = ((lemma,), parts, False)
+                result = (self._with_stem(lemma), parts, False)
         self._form_cache[key] = result
         return result
 
@@ -109,7 +114,11 @@ class Analyzer:
             for t in (*w, *p):
                 if not stop and t not in parts and t != whole:
                     parts.append(t)
-        return ((whole,), tuple(parts), False)
+        return (self._with_stem(whole), tuple(parts), False)
+
+    def _with_stem(self, lemma: str) -> tuple[str, ...]:
+        stem = self.lexicon.stem(lemma) if self.stems else lemma
+        return (lemma,) if stem == lemma else (lemma, STEM_PREFIX + stem)
 
     def analyze(self, text: str, standard: str = "nb") -> list[TokenTerms]:
         return self.analyze_tokens(tokenize(text), text, standard)

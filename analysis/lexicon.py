@@ -135,6 +135,18 @@ class Lexicon:
         # Longest suffix first so "teneste" wins over "e".
         return sorted(_read_pairs("nn_nb_rules.tsv"), key=lambda p: -len(p[0]))
 
+    @cached_property
+    def _stemmer(self) -> object:
+        import Stemmer
+
+        return Stemmer.Stemmer("norwegian")
+
+    def stem(self, lemma: str) -> str:
+        """Snowball's Norwegian stem (what Lucene's norwegian analyzer uses)."""
+        if not lemma.isalpha():
+            return lemma
+        return self._stemmer.stemWord(lemma)  # type: ignore[attr-defined]
+
     def is_known(self, word: str) -> bool:
         """A word form or lemma found in either standard's dictionary."""
         d = self._dicts

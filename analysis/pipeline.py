@@ -14,11 +14,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import spacy
-from plansok.analysis.analyzer import TOKEN_RE, Analyzer, TokenTerms
-from plansok.analysis.analyzer import Token as PlainToken
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 from spacy.util import registry
+
+from plansok.analysis.analyzer import TOKEN_RE, Analyzer, TokenTerms
+from plansok.analysis.analyzer import Token as PlainToken
 
 _CHUNK_RE = re.compile(TOKEN_RE.pattern + r"|[^\w\s]|\s+", re.UNICODE)
 

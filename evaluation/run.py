@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .metrics import Scores, hits_to_pages, mean_scores, score_ranking
+from .metrics import Scores, dedupe_pages, mean_scores, score_ranking
 from .qrels import (
     EvalSet,
     PageKey,
@@ -43,7 +43,10 @@ log = logging.getLogger(__name__)
 PLANSOK = "plansok"
 ALL_SYSTEMS = [PLANSOK, *REFERENCE_SYSTEMS]
 DEFAULT_SYSTEMS = [PLANSOK, "rank_bm25", "bm25s", "tantivy"]
-SEARCH_DEPTH = 100  # hits asked for per query: enough for recall@100 after page dedup
+SEARCH_DEPTH = 100  # ranked pages scored per query (recall@100)
+# plansok returns passages; several can share a page, so it is asked for more
+# passages than pages are scored, and the list is cut after page de-duplication.
+PASSAGE_DEPTH = 1000
 UNITS = ("pdf", "pagemap")
 
 
@@ -189,6 +192,16 @@ def _open_plansok(index_dir: Path | None, pdfs: list[Path], ingest: bool) -> tup
     return idx, Filters, info
 
 
+def plansok_pages(hits: Sequence[Any]) -> list[PageKey]:
+    """Ranked pages of plansok's hits. A hit that folded near-duplicates shows
+    their locations with it, so they rank right after it."""
+    keys: list[PageKey] = []
+    for h in hits:
+        keys.append((h.doc.doc_id, h.passage.page_start))
+        keys.extend((a["doc_id"], a["page"]) for a in getattr(h, "also_in", []) or [])
+    return dedupe_pages(keys)
+
+
 def run_evaluation(
     index_dir: Path | None,
     eval_dir: Path,
@@ -259,8 +272,8 @@ def run_evaluation(
                 rankings = {}
                 t0 = time.perf_counter()
                 for q in es.queries:
-                    hits = idx.search(q.text, k=SEARCH_DEPTH, filters=filters, **options)
-                    rankings[q.qid] = hits_to_pages(hits)
+                    hits = idx.search(q.text, k=PASSAGE_DEPTH, filters=filters, **options)
+                    rankings[q.qid] = plansok_pages(hits)[:SEARCH_DEPTH]
                     stray = {d for d, _ in rankings[q.qid]} - set(doc_ids)
                     if stray:
                         log.warning("%s %s: hits outside the filter: %s", name, q.qid, sorted(stray))

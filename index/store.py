@@ -94,6 +94,7 @@ class Segment:
     name: str
     pids: np.ndarray  # int64, one per row
     doc_ids: np.ndarray  # str, one per row
+    pages: np.ndarray  # int32, first page of each row's passage
     counts: sp.csr_matrix  # rows x local terms, raw tf
     doc_len: np.ndarray  # float32
     vocab: np.ndarray  # str, local term id -> term
@@ -247,7 +248,7 @@ class IndexStore:
                 counts = sp.csr_matrix(
                     (z["data"], z["indices"], z["indptr"]), shape=(len(z["pids"]), len(z["vocab"]))
                 )
-                return Segment(name, z["pids"], z["doc_ids"], counts, z["doc_len"], z["vocab"])
+                return Segment(name, z["pids"], z["doc_ids"], z["pages"], counts, z["doc_len"], z["vocab"])
         except (OSError, ValueError, KeyError) as exc:
             raise IndexError_(f"{self._segment_path(name)}: unreadable segment ({exc})") from exc
 
@@ -259,6 +260,7 @@ class IndexStore:
                 fh,
                 pids=seg.pids.astype(np.int64),
                 doc_ids=seg.doc_ids.astype(str),
+                pages=seg.pages.astype(np.int32),
                 data=seg.counts.data.astype(np.float32),
                 indices=seg.counts.indices.astype(np.int32),
                 indptr=seg.counts.indptr.astype(np.int64),
@@ -283,10 +285,11 @@ class IndexStore:
         data: list[float] = []
         pids: list[int] = []
         doc_ids: list[str] = []
+        pages: list[int] = []
         lengths: list[int] = []
         pid = start_pid
         for d in docs:
-            for terms, length in zip(d.terms, d.lengths):
+            for passage, terms, length in zip(d.passages, d.terms, d.lengths):
                 counts: dict[int, int] = {}
                 for t in terms:
                     tid = vocab.setdefault(t, len(vocab))
@@ -296,6 +299,7 @@ class IndexStore:
                 indptr.append(len(indices))
                 pids.append(pid)
                 doc_ids.append(d.meta.doc_id)
+                pages.append(passage.page_start)
                 lengths.append(length)
                 pid += 1
         counts_m = sp.csr_matrix(
@@ -306,6 +310,7 @@ class IndexStore:
             name,
             np.asarray(pids, np.int64),
             np.asarray(doc_ids, dtype=str) if doc_ids else np.zeros(0, dtype="<U1"),
+            np.asarray(pages, np.int32),
             counts_m,
             np.asarray(lengths, np.float32),
             np.asarray(list(vocab), dtype=str) if vocab else np.zeros(0, dtype="<U1"),
@@ -420,7 +425,7 @@ def merge(segments: Sequence[tuple[Segment, np.ndarray]]) -> Segment | None:
         return None
     vocab: dict[str, int] = {}
     blocks = []
-    pids, doc_ids, lens = [], [], []
+    pids, doc_ids, pages, lens = [], [], [], []
     for seg, live in segments:
         remap = np.fromiter(
             (vocab.setdefault(t, len(vocab)) for t in seg.vocab.tolist()),
@@ -432,6 +437,7 @@ def merge(segments: Sequence[tuple[Segment, np.ndarray]]) -> Segment | None:
         blocks.append((coo.row, remap[coo.col] if remap.size else coo.col, coo.data, rows.shape[0]))
         pids.append(seg.pids[live])
         doc_ids.append(seg.doc_ids[live])
+        pages.append(seg.pages[live])
         lens.append(seg.doc_len[live])
     offset = 0
     r_all, c_all, d_all = [], [], []
@@ -447,6 +453,7 @@ def merge(segments: Sequence[tuple[Segment, np.ndarray]]) -> Segment | None:
         "merged",
         np.concatenate(pids),
         np.concatenate(doc_ids) if doc_ids else np.zeros(0, dtype=str),
+        np.concatenate(pages),
         counts,
         np.concatenate(lens),
         np.asarray(list(vocab), dtype=str) if vocab else np.zeros(0, dtype="<U1"),

@@ -328,8 +328,11 @@ def _is_toc_page(blocks: list[str]) -> bool:
 
 
 def _continues(prev: _Para, para: _Para) -> bool:
-    """A paragraph cut by a page or column break: no final stop, next starts lower-case."""
-    if para.page_start - prev.page_end not in (0, 1) or prev.section != para.section:
+    """A paragraph cut by a column break: no final stop, next starts lower-case.
+
+    A paragraph cut by a page break stays two passages, so that every passage
+    cites one exact page and a hit on the second half names that page."""
+    if para.page_start != prev.page_end or prev.section != para.section:
         return False
     if prev.text[-1:] in ".!?:" or " | " in prev.text:
         return False
@@ -395,7 +398,12 @@ def _pack_sentences(sentences: list[str]) -> list[str]:
 
 
 def _mergeable(a: _Para, b: _Para) -> bool:
-    return a.section == b.section and a.source == b.source and a.words + b.words <= MAX_WORDS
+    return (
+        a.section == b.section
+        and a.source == b.source
+        and a.page_end == b.page_start
+        and a.words + b.words <= MAX_WORDS
+    )
 
 
 def _merge_short(paras: list[_Para]) -> list[_Para]:

@@ -16,9 +16,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from plansok.ingest.clean import clean_pages
 
 from plansok.errors import IngestError
+from plansok.ingest.clean import clean_pages
 from plansok.models import Page
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plansok.analysis import ANALYSIS_VERSION
+from plansok.errors import IngestError
 from plansok.index.store import AnalysedDoc, IndexStore
 from plansok.ingest.formats import read_docx, read_html, read_text
 from plansok.ingest.metadata import apply_manifest, infer_metadata
 from plansok.ingest.passages import split_passages
-
-from plansok.errors import IngestError
 from plansok.models import Document, Page
 
 logger = logging.getLogger(__name__)

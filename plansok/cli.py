@@ -241,7 +241,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         k=args.k,
         filters=filters,
         require_all=args.all,
-        expand=not args.no_expand,
+        expand=args.expand,
         fold_duplicates=not args.no_fold,
         snippet_words=10_000 if args.full else 45,
     )

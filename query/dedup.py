@@ -8,7 +8,7 @@ import zlib
 
 _WORD_RE = re.compile(r"\w+")
 SHINGLE = 4
-THRESHOLD = 0.7
+THRESHOLD = 0.8
 
 
 def shingles(text: str, n: int = SHINGLE) -> frozenset[int]:
@@ -18,23 +18,33 @@ def shingles(text: str, n: int = SHINGLE) -> frozenset[int]:
     return frozenset(zlib.crc32(" ".join(words[i : i + n]).encode()) for i in range(len(words) - n + 1))
 
 
-def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+def overlap(a: frozenset[int], b: frozenset[int]) -> float:
+    """Share of the smaller text's shingles found in the other: a paragraph
+    copied with a sentence added or a word changed still counts as a copy."""
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    return len(a & b) / min(len(a), len(b))
 
 
-def fold(texts: list[str], threshold: float = THRESHOLD) -> list[int]:
+def fold(texts: list[str], threshold: float = THRESHOLD, probes: int = 6) -> list[int]:
     """For each text, the index of the earlier text it duplicates, or its own
-    index if it is the first of its kind (texts come best-ranked first)."""
+    index if it is the first of its kind (texts come best-ranked first).
+
+    Candidates are found through their smallest shingle hashes (bottom-k
+    min-hashing): two texts that mostly overlap almost surely share one, so
+    a page of hits costs a few set look-ups per text rather than all pairs.
+    """
     sigs = [shingles(t) for t in texts]
     owner = list(range(len(texts)))
-    keep: list[int] = []
+    by_probe: dict[int, list[int]] = {}
     for i, sig in enumerate(sigs):
-        for j in keep:
-            if jaccard(sig, sigs[j]) >= threshold:
+        probe = sorted(sig)[:probes]
+        candidates = dict.fromkeys(j for h in probe for j in by_probe.get(h, ()))
+        for j in candidates:
+            if overlap(sig, sigs[j]) >= threshold:
                 owner[i] = j
                 break
         else:
-            keep.append(i)
+            for h in probe:
+                by_probe.setdefault(h, []).append(i)
     return owner

@@ -23,15 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from plansok.analysis.analyzer import PART_PREFIX, tokenize
-from plansok.index.bm25 import top_k
+
+from plansok.analysis.analyzer import PART_PREFIX, STEM_PREFIX, tokenize
+from plansok.index.bm25 import BM25, top_k
 from plansok.index.searcher import LoadedIndex
+from plansok.models import DocumentMeta, Hit, Passage
 from plansok.query import dedup
 from plansok.query.parse import Clause, ParsedQuery, parse_query
 from plansok.query.snippets import make_snippet, match_spans
 from plansok.query.terms import TermResolver, WordTerms, form_key
-
-from plansok.models import DocumentMeta, Hit, Passage
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +73,16 @@ class Filters:
 class SearchOptions:
     k: int = 10
     part_weight: float = 0.5
+    stem_weight: float = 0.3
     subpart_weight: float = 0.25
     coordination: bool = True
     require_all: bool = False
-    expand: bool = True
+    expand: bool = False
     expand_docs: int = 10
     expand_terms: int = 8
     expand_weight: float = 0.3
     fold_duplicates: bool = True
+    page_context: float = 2.0
     snippet_words: int = 45
 
 
@@ -90,6 +92,9 @@ class Concept:
     weights: dict[str, float]  # term -> weight
     phrases: list[list[WordTerms]]  # the phrase alternatives (word sequences)
     highlight: set[str]
+    # The parts of a compound query word, standing as words of their own
+    # ("fattigdom blant barn" for barnefattigdom): they count only together.
+    groups: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -132,6 +137,7 @@ class Searcher:
             weights: dict[str, float] = {}
             highlight: set[str] = set()
             phrases = []
+            groups = []
             for clause in alts:
                 words_c = seq(clause.text)
                 if clause.phrase and len(words_c) > 1:
@@ -140,8 +146,11 @@ class Searcher:
                     for term, wt in self._word_weights(w, opts).items():
                         weights[term] = max(weights.get(term, 0.0), wt)
                         highlight.add(term)
+                    # parts[:2] is the outermost split: modifier and head.
+                    if opts.subpart_weight and not clause.phrase and len(w.parts) >= 2:
+                        groups.append({p: opts.subpart_weight for p in w.parts[:2]})
             if weights:
-                concepts.append(Concept(alts, weights, phrases, highlight))
+                concepts.append(Concept(alts, weights, phrases, highlight, groups))
         excluded_terms: set[str] = set()
         excluded_phrases = []
         for clause in parsed.excluded:
@@ -156,16 +165,17 @@ class Searcher:
 
     def _word_weights(self, w: WordTerms, opts: SearchOptions) -> dict[str, float]:
         out: dict[str, float] = {}
-        for lemma in w.whole:
-            out[lemma] = 1.0
-            out[PART_PREFIX + lemma] = opts.part_weight
-        for part in w.parts:
-            out.setdefault(part, opts.subpart_weight)
+        for term in w.whole:
+            if term.startswith(STEM_PREFIX):
+                out[term] = opts.stem_weight
+                continue
+            out[term] = 1.0
+            out[PART_PREFIX + term] = opts.part_weight
         return out
 
     # -- scoring ---------------------------------------------------------------------
-    def _concept_scores(self, weights: dict[str, float]) -> np.ndarray:
-        bm = self.ix.bm25
+    def _concept_scores(self, weights: dict[str, float], bm: BM25 | None = None) -> np.ndarray:
+        bm = bm or self.ix.bm25
         pairs: list[tuple[int, float]] = []
         for term, wt in weights.items():
             tid = bm.vocab.get(term)
@@ -179,6 +189,37 @@ class Searcher:
                     wt = wt * float(bm.idf[whole] / bm.idf[tid])
             pairs.append((tid, wt))
         return bm.weighted_scores(pairs)
+
+    def _group_scores(self, group: dict[str, float], bm: BM25) -> np.ndarray:
+        """Scores where every term of the group occurs, zero elsewhere."""
+        total = np.zeros(bm.n_docs, dtype=np.float32)
+        present = np.ones(bm.n_docs, dtype=bool)
+        for term, wt in group.items():
+            s = self._concept_scores({term: wt}, bm)
+            total += s
+            present &= s > 0
+        return total * present
+
+    def _combined(self, plan: QueryPlan, opts: SearchOptions, bm: BM25) -> np.ndarray:
+        """Concept scores summed, with coordination, on one BM25 unit (passages or pages)."""
+        total = np.zeros(bm.n_docs, dtype=np.float32)
+        matched = np.zeros(bm.n_docs, dtype=np.float32)
+        for c in plan.concepts:
+            s = self._concept_scores(c.weights, bm)
+            for group in c.groups:
+                s += self._group_scores(group, bm)
+            total += s
+            matched += s > 0
+        if opts.coordination and len(plan.concepts) > 1:
+            total *= matched / len(plan.concepts)
+        if opts.require_all:
+            total[matched < len(plan.concepts)] = 0
+        if plan.expansion:
+            extra = self._concept_scores(plan.expansion, bm)
+            # Feedback terms re-rank what the query found and may add passages it
+            # missed, at half weight, so they never outweigh the query itself.
+            total += np.where(total > 0, extra, 0.5 * extra)
+        return total
 
     def _rows_with_any(self, terms: set[str]) -> np.ndarray:
         mask = np.zeros(self.ix.n_passages, dtype=bool)
@@ -197,33 +238,20 @@ class Searcher:
         return self.ix.doc_mask(keep)
 
     def score(self, plan: QueryPlan, opts: SearchOptions, filters: Filters | None = None) -> np.ndarray:
-        n = self.ix.n_passages
-        total = np.zeros(n, dtype=np.float32)
-        if not plan.concepts or n == 0:
-            return total
-        matched = np.zeros(n, dtype=np.float32)
-        for c in plan.concepts:
-            s = self._concept_scores(c.weights)
-            total += s
-            matched += s > 0
-        if opts.coordination and len(plan.concepts) > 1:
-            total *= matched / len(plan.concepts)
-        if opts.require_all:
-            total[matched < len(plan.concepts)] = 0
+        if not plan.concepts or self.ix.n_passages == 0:
+            return np.zeros(self.ix.n_passages, dtype=np.float32)
+        total = self._combined(plan, opts, self.ix.bm25)
+        if opts.page_context:
+            # Passage retrieval with context: the BM25 score of the passage's
+            # whole page is added, so a passage on a page that keeps returning
+            # to the topic outranks a lone mention of it elsewhere.
+            page_scores = self._combined(plan, opts, self.ix.page_bm25)
+            total += np.float32(opts.page_context) * page_scores[self.ix.row_page_group] * (total > 0)
         mask = self._filter_mask(filters)
         if mask is not None:
             total[~mask] = 0
         if plan.excluded_terms:
             total[self._rows_with_any(plan.excluded_terms)] = 0
-        if plan.expansion:
-            extra = self._concept_scores(plan.expansion)
-            # Feedback terms re-rank passages the query already found and may add
-            # new ones, but never outweigh the query itself.
-            total += extra * (total > 0) + extra * 0.5 * (total == 0)
-            if mask is not None:
-                total[~mask] = 0
-            if plan.excluded_terms:
-                total[self._rows_with_any(plan.excluded_terms)] = 0
         return total
 
     def _expansion_terms(
@@ -251,7 +279,7 @@ class Searcher:
         cands = []
         for tid, v in acc.items():
             term = inv[tid]
-            if seen[tid] < 2 or term in query_terms or term.startswith(PART_PREFIX) or not term.isalpha():
+            if seen[tid] < 2 or term in query_terms or not term.isalpha():
                 continue
             cands.append((v * float(bm.idf[tid]), term))
         cands.sort(reverse=True)
@@ -319,6 +347,21 @@ class Searcher:
         rows, row_scores = top_k(scores, fetch)
         return self._hits(plan, rows, row_scores, opts)
 
+    def _highlight_terms(self, plan: QueryPlan, row: int) -> set[str]:
+        """The query's terms, plus compound parts where all of them occur in the row."""
+        wanted = set(plan.highlight)
+        bm = self.ix.bm25
+        for c in plan.concepts:
+            for group in c.groups:
+                if all(row in self._rows_of(bm, t) for t in group):
+                    wanted.update(group)
+        return wanted
+
+    @staticmethod
+    def _rows_of(bm: BM25, term: str) -> set[int]:
+        tid = bm.vocab.get(term)
+        return set(bm.postings(tid)[0].tolist()) if tid is not None else set()
+
     def _apply_phrases(self, plan: QueryPlan, scores: np.ndarray) -> np.ndarray:
         phrase_concepts = [c for c in plan.concepts if c.phrases and len(c.phrases) == len(c.clauses)]
         if not phrase_concepts and not plan.excluded_phrases:
@@ -341,11 +384,13 @@ class Searcher:
         pids = ix.pids[rows].tolist()
         passages = ix.store.passages_by_pid(pids)
         items: list[tuple[float, Passage, DocumentMeta]] = []
+        item_rows: list[int] = []
         for pid, r, s in zip(pids, rows.tolist(), row_scores.tolist()):
             p = passages.get(pid)
             if p is None:  # removed since the index was loaded
                 continue
             items.append((s, p, ix.docs[ix.row_doc[r]]))
+            item_rows.append(r)
         owners = (
             dedup.fold([p.text for _, p, _ in items]) if opts.fold_duplicates else list(range(len(items)))
         )
@@ -365,8 +410,11 @@ class Searcher:
                 )
             elif len(chosen) < opts.k:
                 chosen.append(i)
-        wanted = plan.highlight
-        spans = match_spans(ix.store, [(items[i][1].text, items[i][2].standard) for i in chosen], wanted)
+        texts = [
+            (items[i][1].text, items[i][2].standard, self._highlight_terms(plan, item_rows[i]))
+            for i in chosen
+        ]
+        spans = match_spans(ix.store, texts)
         hits = []
         for rank, (i, sp) in enumerate(zip(chosen, spans), start=1):
             score, p, d = items[i]

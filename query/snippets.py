@@ -15,22 +15,20 @@ from plansok.query.terms import form_key
 SNIPPET_WORDS = 45
 
 
-def match_spans(
-    store: IndexStore, texts: Iterable[tuple[str, str]], wanted: set[str]
-) -> list[list[tuple[int, int]]]:
-    """For each (text, standard), the character spans of words whose terms meet
-    ``wanted``; one look-up for all texts."""
+def match_spans(store: IndexStore, texts: Iterable[tuple[str, str, set[str]]]) -> list[list[tuple[int, int]]]:
+    """For each (text, standard, wanted terms), the character spans of words
+    whose terms meet the wanted ones; one look-up for all texts."""
     tokenised = []
     keys: list[str] = []
-    for text, std in texts:
+    for text, std, wanted in texts:
         toks = tokenize(text)
         pairs = [(a, b) for a, b in itertools.pairwise(toks) if text[a.end : b.start] == " "]
-        tokenised.append((text, std, toks, pairs))
+        tokenised.append((text, std, wanted, toks, pairs))
         keys.extend(form_key(std, t.form) for t in toks)
         keys.extend(form_key(std, f"{a.form} {b.form}") for a, b in pairs)
     terms = store.forms(keys)
     out = []
-    for _text, std, toks, pairs in tokenised:
+    for _text, std, wanted, toks, pairs in tokenised:
         spans: list[tuple[int, int]] = []
         for t in toks:
             if wanted.intersection(terms.get(form_key(std, t.form), ())):

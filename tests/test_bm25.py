@@ -7,8 +7,9 @@ import random
 
 import numpy as np
 import pytest
-from plansok.index.bm25 import BM25, top_k
 from rank_bm25 import BM25Okapi
+
+from plansok.index.bm25 import BM25, top_k
 
 
 def _corpus(seed: int, n_docs: int = 400) -> list[list[str]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+
 from plansok.evaluation.metrics import (
     Scores,
     dcg,
