@@ -197,7 +197,7 @@ def plansok_pages(hits: Sequence[Any]) -> list[PageKey]:
     their locations with it, so they rank right after it."""
     keys: list[PageKey] = []
     for h in hits:
-        keys.append((h.doc.doc_id, h.passage.page_start))
+        keys.append((h.passage.doc_id, h.passage.page_start))
         keys.extend((a["doc_id"], a["page"]) for a in getattr(h, "also_in", []) or [])
     return dedupe_pages(keys)
 

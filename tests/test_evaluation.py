@@ -32,7 +32,7 @@ from plansok.evaluation.qrels import (
     load_queries,
     map_judgments,
 )
-from plansok.evaluation.run import format_table, run_evaluation
+from plansok.evaluation.run import PASSAGE_DEPTH, format_table, run_evaluation
 
 # ----------------------------------------------------------------------------- metrics
 
@@ -219,7 +219,7 @@ def test_run_evaluation_with_fake_api(tmp_path: Path, fake_api: type[_FakeIndex]
     report = run_evaluation(tmp_path / "idx", eval_dir, pdf_dir, thesis, ["plansok"], {"expand": False})
     (idx,) = fake_api.instances
     assert sorted(p.name for p in idx.ingested) == ["planA.pdf", "planB.pdf", "thesis.pdf"]
-    assert idx.calls[0] == ("barnefattigdom", 100, ["planA", "planB"], {"expand": False})
+    assert idx.calls[0] == ("barnefattigdom", PASSAGE_DEPTH, ["planA", "planB"], {"expand": False})
     assert idx.calls[-1] == ("lavinntekt", 100, ["thesis"], {"expand": False})
 
     plans = report.get("plans", "plansok")
