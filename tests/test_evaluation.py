@@ -220,7 +220,7 @@ def test_run_evaluation_with_fake_api(tmp_path: Path, fake_api: type[_FakeIndex]
     (idx,) = fake_api.instances
     assert sorted(p.name for p in idx.ingested) == ["planA.pdf", "planB.pdf", "thesis.pdf"]
     assert idx.calls[0] == ("barnefattigdom", PASSAGE_DEPTH, ["planA", "planB"], {"expand": False})
-    assert idx.calls[-1] == ("lavinntekt", 100, ["thesis"], {"expand": False})
+    assert idx.calls[-1] == ("lavinntekt", PASSAGE_DEPTH, ["thesis"], {"expand": False})
 
     plans = report.get("plans", "plansok")
     # Q1 pages: (planB,1) g0, (planA,3) g2, (planA,4) g1 -> DCG = 3/log2(3) + 1/log2(4)
