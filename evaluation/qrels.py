@@ -107,6 +107,26 @@ def load_qrels(path: Path) -> dict[str, dict[PageKey, int]]:
     return qrels
 
 
+def with_extra_judgments(eval_sets: dict[str, EvalSet], extra_dir: Path) -> dict[str, EvalSet]:
+    """Add a set ``<name>+extra`` for each ``<extra_dir>/<name>.extra.qrels.tsv``:
+    the official judgments plus supplementary ones for pages outside the
+    official pool (the official grade wins where both exist). Pooled judgments
+    under-score a system that finds pages the pooled systems did not; this
+    shows by how much."""
+    out = dict(eval_sets)
+    for name, es in eval_sets.items():
+        path = Path(extra_dir) / f"{name}.extra.qrels.tsv"
+        if not path.is_file():
+            continue
+        merged = {qid: dict(judged) for qid, judged in es.qrels.items()}
+        for qid, judged in load_qrels(path).items():
+            target = merged.setdefault(qid, {})
+            for key, grade in judged.items():
+                target.setdefault(key, grade)
+        out[f"{name}+extra"] = EvalSet(f"{name}+extra", es.queries, merged)
+    return out
+
+
 def load_pagemap(path: Path) -> dict[PageKey, PageKey]:
     """PDF page -> page unit, from ``pagemap.json``.
 

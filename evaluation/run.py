@@ -35,6 +35,7 @@ from .qrels import (
     load_eval_sets,
     load_pagemap,
     map_judgments,
+    with_extra_judgments,
 )
 from .reference import REFERENCE_DESCRIPTIONS, REFERENCE_SYSTEMS, build_reference_system
 
@@ -136,7 +137,7 @@ def expand_systems(systems: Sequence[str]) -> list[str]:
 
 def set_pdfs(set_name: str, pdf_dir: Path, thesis_pdf: Path) -> list[Path]:
     """The documents a set is evaluated against: the thesis only, or the plan PDFs."""
-    if set_name.startswith("thesis"):
+    if set_name.split("+")[0].startswith("thesis"):
         return [thesis_pdf]
     return sorted(pdf_dir.glob("*.pdf"))
 
@@ -213,6 +214,7 @@ def run_evaluation(
     sets: list[str] | None = None,
     units: str = "pdf",
     ingest: bool = True,
+    extra_qrels: Path | None = None,
 ) -> EvalReport:
     """Evaluate ``systems`` on every query set in ``eval_dir``.
 
@@ -230,6 +232,8 @@ def run_evaluation(
     eval_sets = load_eval_sets(eval_dir, sets)
     if not eval_sets:
         raise FileNotFoundError(f"no *.queries.tsv/*.qrels.tsv pairs in {eval_dir}")
+    if extra_qrels:
+        eval_sets = with_extra_judgments(eval_sets, Path(extra_qrels))
     pdfs_by_set = {name: set_pdfs(name, pdf_dir, thesis_pdf) for name in eval_sets}
     for name, pdfs in pdfs_by_set.items():
         missing = [p for p in pdfs if not p.is_file()]
@@ -414,6 +418,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default="pdf",
         help="score on physical PDF pages (default) or pagemap.json units",
     )
+    parser.add_argument(
+        "--extra-qrels",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also score sets '<name>+extra' with supplementary judgments from DIR/<name>.extra.qrels.tsv "
+        "(pages outside the official pool; e.g. evaluation/data)",
+    )
     parser.add_argument("--verbose", action="store_true", help="also per-query nDCG@10")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--log-level", default="WARNING")
@@ -448,6 +460,7 @@ def _run_from_args(args: argparse.Namespace) -> EvalReport:
         sets=[s.strip() for s in args.sets.split(",")] if args.sets else None,
         units=args.units,
         ingest=not args.no_ingest,
+        extra_qrels=args.extra_qrels,
     )
 
 

@@ -9,6 +9,7 @@ import csv
 import logging
 import re
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from plansok.errors import PlansokError
@@ -142,25 +143,30 @@ def detect_standard(text: str) -> str:
 
 
 def classify_doc_type(*texts: str) -> str:
-    for text in texts:
-        low = (text or "").lower().replace("_", " ")
-        for doc_type, pattern in DOC_TYPE_RULES:
-            if re.search(pattern, low):
-                return doc_type
+    """The first rule that matches any of the texts: a specific kind named
+    anywhere (the file name says "samfunnsdel") beats a general one named first
+    (the title says "Kommuneplan")."""
+    lows = [(text or "").lower().replace("_", " ") for text in texts]
+    for doc_type, pattern in DOC_TYPE_RULES:
+        if any(re.search(pattern, low) for low in lows):
+            return doc_type
     return "other"
 
 
 def _period(*texts: str) -> tuple[int | None, int | None]:
+    """A plan period ("2018-2030") from the first text that has one; else the
+    latest year up to now that the texts mention (a report of 2015 mentions
+    2013 too, rarely a year after its own)."""
     for text in texts:
-        if not text:
-            continue
-        if m := PERIOD_RE.search(text):
+        if text and (m := PERIOD_RE.search(text)):
             lo, hi = int(m.group(1)), m.group(2)
             hi_i = int(hi) if len(hi) == 4 else (lo // 100) * 100 + int(hi)
             if lo <= hi_i <= lo + 40:
                 return lo, hi_i
-        if m := YEAR_RE.search(text):
-            return int(m.group(1)), int(m.group(1))
+    this_year = datetime.now().year
+    years = [int(y) for text in texts if text for y in YEAR_RE.findall(text) if int(y) <= this_year]
+    if years:
+        return max(years), max(years)
     return None, None
 
 
@@ -176,11 +182,24 @@ def _useful_title(title: str | None, path: Path) -> str:
 
 
 def _title_from_pages(pages: list[Page]) -> str:
+    """The title block of the first page: its first short lines, up to a
+    sentence or a blank line ("Kommuneplan / Øvre Eiker kommune / Samfunnsdel")."""
     for page in pages[:2]:
+        block: list[str] = []
         for line in page.text.splitlines():
             s = line.strip()
-            if 8 <= len(s) <= 120 and not s[0].isdigit() and sum(c.isalpha() for c in s) > len(s) * 0.6:
-                return s
+            if not s:
+                if block:
+                    break
+                continue
+            if len(s) > 80 or s.endswith(".") or sum(c.isalpha() for c in s) < len(s) * 0.5:
+                break
+            block.append(s)
+            if len(" ".join(block)) > 100:
+                break
+        title = " ".join(block)[:120].strip()
+        if len(title) >= 8:
+            return title
     return ""
 
 
@@ -219,7 +238,11 @@ def infer_metadata(path: Path, pages: list[Page], stated: dict[str, str], doc_id
     if stated_type in DOC_TYPES:
         doc_type = stated_type
     else:
-        doc_type = classify_doc_type(title, stem, stated_type, subject, head[:3000])
+        # The body names other plans ("jf. økonomiplanen"), so it only decides
+        # when the title, file name and stated subject say nothing.
+        doc_type = classify_doc_type(title, stem, stated_type, subject)
+        if doc_type == "other":
+            doc_type = classify_doc_type(head[:3000])
 
     year_from, year_to = _period(title, stem, head[:3000])
     standard = stated.get("standard", "")

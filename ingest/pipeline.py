@@ -65,7 +65,7 @@ def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[tuple[st
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES))
+            files.extend(sorted(f for f in p.rglob("*") if _wanted_in_folder(f)))
         elif p.is_file():
             if p.suffix.lower() in SUFFIXES:
                 files.append(p)
@@ -79,6 +79,17 @@ def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[tuple[st
         else:
             bad.append((str(p), "no such file or directory"))
     return files, bad
+
+
+def _wanted_in_folder(f: Path) -> bool:
+    """Files a folder contributes: supported types, not hidden, and not the
+    folder's own README (name it explicitly to ingest it)."""
+    return (
+        f.is_file()
+        and f.suffix.lower() in SUFFIXES
+        and not f.name.startswith(".")
+        and not f.stem.lower().startswith("readme")
+    )
 
 
 def doc_id_for(path: Path) -> str:
