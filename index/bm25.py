@@ -1,11 +1,16 @@
 """Okapi BM25 over a sparse passage-term matrix, scored with vectorised numpy.
 
-Scoring follows rank_bm25's ``BM25Okapi`` exactly (same idf with the epsilon
-floor for terms in more than half the passages), so its scores can be checked
-against that library, but a query costs one gather over the query terms'
-posting lists instead of a Python loop over every passage.
+With ``idf="okapi"`` scoring follows rank_bm25's ``BM25Okapi`` exactly (same
+idf with the epsilon floor for terms in more than half the passages), so its
+scores can be checked against that library, but a query costs one gather over
+the query terms' posting lists instead of a Python loop over every passage.
 
     idf(t)   = ln((N - df + 0.5) / (df + 0.5)), floored at epsilon * mean(idf)
+
+The index uses ``idf="lucene"``, ln(1 + (N - df + 0.5) / (df + 0.5)), which is
+never zero or negative: Okapi's idf is 0 for a word in half the passages and
+negative (then floored by a mean that can itself be negative) in a one- or
+two-document index, so a word that is there would find nothing.
     tfn(t,d) = tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avglen))
     score(d) = sum over query terms t (with their weights) of idf(t) * tfn(t,d)
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,6 +56,7 @@ class BM25:
         k1: float = K1,
         b: float = B,
         epsilon: float = EPSILON,
+        idf: str = "okapi",
     ) -> BM25:
         """Build from a passages x terms matrix of raw term frequencies.
 
@@ -69,15 +76,19 @@ class BM25:
         denom = tf + k1 * (1.0 - b + b * doc_len[row_of] / avg)
         csr.data = (tf * (k1 + 1.0) / denom).astype(np.float32)
         df = np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float64)
-        idf = np.log(n - df + 0.5) - np.log(df + 0.5)
-        if idf.size:
-            # rank_bm25 floors negative idf at epsilon * the mean idf over the vocabulary.
-            floor = epsilon * idf.mean()
-            idf = np.where(idf < 0, floor, idf)
-        return cls(vocab=vocab, tfn=csr.tocsc(), idf=idf.astype(np.float32), doc_len=doc_len, k1=k1, b=b)
+        if idf == "lucene":
+            weights = np.log1p((n - df + 0.5) / (df + 0.5))
+        elif idf == "okapi":
+            weights = np.log(n - df + 0.5) - np.log(df + 0.5)
+            if weights.size:
+                # rank_bm25 floors negative idf at epsilon * the mean idf over the vocabulary.
+                weights = np.where(weights < 0, epsilon * weights.mean(), weights)
+        else:
+            raise ValueError(f"idf must be 'okapi' or 'lucene', not {idf!r}")
+        return cls(vocab=vocab, tfn=csr.tocsc(), idf=weights.astype(np.float32), doc_len=doc_len, k1=k1, b=b)
 
     @classmethod
-    def from_token_lists(cls, corpus: Sequence[Sequence[str]], **kw: float) -> BM25:
+    def from_token_lists(cls, corpus: Sequence[Sequence[str]], **kw: Any) -> BM25:
         """Build from tokenised passages (the same input rank_bm25 takes)."""
         counts, vocab = count_matrix(corpus)
         return cls.from_counts(counts, vocab, **kw)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from plansok.models import DocumentMeta
 logger = logging.getLogger(__name__)
 
 MIN_LENGTH = 20
+IDF = "lucene"  # see plansok.index.bm25: Okapi's idf finds nothing in a tiny index
 
 
 @dataclass
@@ -61,7 +62,7 @@ class LoadedIndex:
         # A heading or caption that became a passage of its own would otherwise
         # outrank every paragraph that discusses the topic: BM25 sees at least
         # MIN_LENGTH words in a passage.
-        bm25 = BM25.from_counts(seg.counts, vocab, np.maximum(seg.doc_len, MIN_LENGTH))
+        bm25 = BM25.from_counts(seg.counts, vocab, np.maximum(seg.doc_len, MIN_LENGTH), idf=IDF)
         return cls(store, bm25, seg.pids, row_doc, docs, doc_pos, page_group.astype(np.int64), seg.counts)
 
     @cached_property
@@ -74,7 +75,9 @@ class LoadedIndex:
         n = self.n_passages
         n_groups = int(group.max(initial=-1)) + 1
         grouping = sp.csr_matrix((np.ones(n, dtype=np.float32), (group, np.arange(n))), shape=(n_groups, n))
-        return BM25.from_counts(grouping @ self.counts, self.bm25.vocab, grouping @ self.bm25.doc_len)
+        return BM25.from_counts(
+            grouping @ self.counts, self.bm25.vocab, grouping @ self.bm25.doc_len, idf=IDF
+        )
 
     @property
     def n_passages(self) -> int:

@@ -115,9 +115,11 @@ def read_docx(path: Path) -> tuple[list[Page], dict[str, str]]:
         import docx
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise IngestError(path, "python-docx is not installed") from exc
+    from docx.opc.exceptions import PackageNotFoundError
+
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
         raise IngestError(path, f"not a readable DOCX file ({exc.__class__.__name__}: {exc})") from exc
     meta: dict[str, str] = {}
     props = document.core_properties

@@ -308,6 +308,8 @@ def _paragraphs(pages: list[Page]) -> list[_Para]:
             if heading and path.accepts(*heading):
                 path.push(*heading)
                 continue
+            if toc and _is_toc_block(block):
+                continue
             text = _join_lines(block)
             para = _Para(text, page.number, page.number, str(path), page.label, page.source)
             if paras and _continues(paras[-1], para):
@@ -325,6 +327,16 @@ def _is_toc_page(blocks: list[str]) -> bool:
         return True
     numbered = sum(1 for b in blocks if "\n" not in b and _NUMBERED.match(b))
     return numbered >= 5 and numbered >= 0.5 * len(blocks)
+
+
+def _is_toc_block(block: str) -> bool:
+    """What is left of a table of contents after its dot leaders are gone:
+    section numbers and page numbers between short titles. Nobody quotes it."""
+    words = block.split()
+    numbers = sum(1 for w in words if re.fullmatch(r"[\d.|]+-?", w))
+    return bool(re.match(r"(?i)(innhold|innhald|contents?)\b", block)) or (
+        numbers >= 4 and numbers >= 0.25 * len(words)
+    )
 
 
 def _continues(prev: _Para, para: _Para) -> bool:

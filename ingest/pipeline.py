@@ -257,6 +257,10 @@ def ingest(
             except OSError as exc:
                 report.failed.append((str(path), f"cannot read ({exc.strerror or exc})"))
                 continue
+            except Exception as exc:  # a reader's bug must not end the batch
+                logger.debug("unexpected error on %s", path, exc_info=True)
+                report.failed.append((str(path), f"unexpected error ({exc.__class__.__name__}: {exc})"))
+                continue
             for w in doc.warnings:
                 logger.warning("%s", w)
             report.warnings.extend(doc.warnings)

@@ -37,6 +37,7 @@ class Index:
         self.store = store
         self._searcher: Searcher | None = None
         self._generation: str | None = None
+        self._analyser: Any = None  # loaded on first ingest, then reused
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = False) -> Index:
@@ -65,10 +66,12 @@ class Index:
     ) -> Any:
         """Ingest files or folders; returns an ``IngestReport``."""
         from plansok.ingest.metadata import load_manifest
-        from plansok.ingest.pipeline import ingest
+        from plansok.ingest.pipeline import DocumentAnalyser, ingest
 
         rows = load_manifest(Path(manifest)) if isinstance(manifest, (str, Path)) else manifest
-        return ingest(self.store, paths, manifest=rows, progress=progress)
+        if self._analyser is None:
+            self._analyser = DocumentAnalyser()
+        return ingest(self.store, paths, manifest=rows, progress=progress, analyser=self._analyser)
 
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
         with self.store.write_lock():

@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="require every word or phrase (default: more matches rank higher)"
     )
     p.add_argument(
-        "--no-expand", action="store_true", help="no pseudo-relevance feedback (exactly your words)"
+        "--expand",
+        action="store_true",
+        help="add words typical of the first hits (pseudo-relevance feedback): more recall, less precision",
     )
     p.add_argument("--no-fold", action="store_true", help="show near-duplicate passages separately")
     p.add_argument("--full", action="store_true", help="print whole passages, not snippets")

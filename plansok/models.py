@@ -126,7 +126,7 @@ class Hit:
         if p.page_label and p.page_label != str(p.page_start):
             pages += f" (trykt side {p.page_label})"
         parts = [self.doc.municipality or "?", self.doc.title or self.doc.doc_id]
-        if self.doc.period:
+        if self.doc.period and self.doc.period not in parts[-1]:
             parts[-1] += f" ({self.doc.period})"
         parts.append(pages)
         if p.section:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+
+from plansok.errors import IngestError
 from plansok.ingest.clean import (
     clean_pages,
     drop_toc_lines,
@@ -23,8 +25,6 @@ from plansok.ingest.clean import (
     normalize_chars,
 )
 from plansok.ingest.pdf import extract_pdf
-
-from plansok.errors import IngestError
 from plansok.models import Page
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,0 +1,51 @@
+# The two commands of the README:
+#   make demo   set up .venv, ingest the sample corpus in corpus/, run example queries
+#   make test   set up .venv, run the test suite
+# Everything else (eval, bench, lint) is listed by `make help`.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INDEX  ?= plansok-index
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test help eval bench lint clean
+
+help:
+	@echo "make demo    set up .venv, ingest corpus/ into $(INDEX), run example queries"
+	@echo "make test    set up .venv and run the tests (what CI runs)"
+	@echo "make eval    nDCG@10 / recall of plansok beside rank_bm25, bm25s and tantivy"
+	@echo "make bench   speed and memory beside rank_bm25, bm25s and tantivy (about 10 min)"
+	@echo "make lint    ruff check and format check"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/plansok ingest corpus --index $(INDEX)
+	$(BIN)/plansok docs --index $(INDEX)
+	@for q in barnefattigdom sosialhjelp livskvalitet; do \
+		echo; echo "=== plansok query $$q -k 3"; \
+		$(BIN)/plansok query "$$q" -k 3 --index $(INDEX) || exit 1; \
+	done
+	@echo; echo "=== nynorsk and bokmål meet: plansok query tjenester --kommune Gol -k 2"
+	@$(BIN)/plansok query tjenester --kommune Gol -k 2 --index $(INDEX)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+eval: $(STAMP)
+	$(BIN)/plansok eval --extra-qrels evaluation/data
+
+bench: $(STAMP)
+	$(BIN)/plansok bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) $(INDEX) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""Shared fixtures: the repository's sample corpus, the shared corpus beside
+the repository (skipped when absent), and a sample index built once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from plansok.api import Index
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+
+
+def shared_dir() -> Path | None:
+    root = Path(os.environ.get("PLANSOK_SHARED") or REPO.parent / "shared")
+    return root if (root / "corpus").is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    root = shared_dir()
+    if root is None:
+        pytest.skip("shared corpus not found (set PLANSOK_SHARED)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    """The embedded sample corpus, ingested once for the whole session."""
+    ix = Index.open(tmp_path_factory.mktemp("sample") / "index", create=True)
+    report = ix.ingest([CORPUS])
+    assert report.ok, report.failed
+    return ix
+
+
+@pytest.fixture
+def write_plan():  # -> Callable[..., Path]
+    """Write a small plan in the shared corpus's text format (header, page markers)."""
+    return _write_plan
+
+
+def _write_plan(folder: Path, name: str, pages: list[str], header: dict[str, str] | None = None) -> Path:
+    """A small plan in the shared corpus's text format (header, page markers)."""
+    head = [f"# {name}", ""] + [f"- {k}: {v}" for k, v in (header or {}).items()]
+    body = [f"<!-- side {i} -->\n\n{text}\n" for i, text in enumerate(pages, start=1)]
+    path = folder / f"{name}.md"
+    path.write_text("\n".join(head) + "\n\n" + "\n".join(body), encoding="utf-8")
+    return path
