@@ -108,11 +108,24 @@ class Lexicon:
 
     # -- resources -----------------------------------------------------------------
     @cached_property
-    def _dicts(self) -> dict[str, object]:
+    def _factory(self) -> object:
         from simplemma.strategies.dictionaries import DefaultDictionaryFactory
 
-        factory = DefaultDictionaryFactory()
-        return {"nb": factory.get_dictionary("nb"), "nn": factory.get_dictionary("nn")}
+        return DefaultDictionaryFactory()
+
+    @cached_property
+    def _dicts(self) -> dict[str, object]:
+        f = self._factory
+        return {"nb": f.get_dictionary("nb"), "nn": f.get_dictionary("nn")}  # type: ignore[attr-defined]
+
+    @cached_property
+    def _simplemma(self) -> object:
+        # simplemma's rules for unknown words, over the dictionaries loaded above
+        # (its module-level lemmatize() would load them a second time).
+        from simplemma import Lemmatizer
+        from simplemma.strategies.default import DefaultStrategy
+
+        return Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=self._factory))
 
     @cached_property
     def nb_lemmas(self) -> frozenset[str]:
@@ -183,10 +196,9 @@ class Lexicon:
             if lemma is None:
                 lemma, from_nn = self._head_lemma(form, standard)
             if lemma is None:
-                import simplemma
-
                 langs = ("nn", "nb") if standard == "nn" else ("nb", "nn")
-                lemma, from_nn = simplemma.lemmatize(form, lang=langs).lower(), standard == "nn"
+                guess = self._simplemma.lemmatize(form, lang=langs)  # type: ignore[attr-defined]
+                lemma, from_nn = guess.lower(), standard == "nn"
             # The nynorsk table also holds words that mean something else in
             # bokmål (skule, bu), so bokmål text only uses it for nynorsk lemmas.
             if from_nn or lemma not in self.nb_lemmas:
@@ -227,9 +239,7 @@ class Lexicon:
             modifier = left[: len(left) - len(linker)] if linker else left
             if len(modifier) < MIN_MODIFIER or modifier in NOT_MODIFIERS or modifier in self.stop_words:
                 continue
-            if self.is_lemma(modifier) or (
-                len(modifier) >= MIN_COMPOUND and self._binary_split(modifier) is not None
-            ):
+            if self.is_lemma(modifier) or (len(modifier) >= MIN_COMPOUND and self._binary_split(modifier) is not None):
                 return modifier
         return None
 

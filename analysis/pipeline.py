@@ -15,7 +15,7 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc
 from spacy.util import registry
 
 from plansok.analysis.analyzer import TOKEN_RE, Analyzer, TokenTerms
@@ -23,9 +23,10 @@ from plansok.analysis.analyzer import Token as PlainToken
 
 _CHUNK_RE = re.compile(TOKEN_RE.pattern + r"|[^\w\s]|\s+", re.UNICODE)
 
-for _name, _default in (("terms", None),):
-    if not Token.has_extension(_name):
-        Token.set_extension(_name, default=_default)
+# One list per Doc rather than an attribute per token: spaCy's ``._`` look-ups
+# cost more than the analysis itself on long documents.
+if not Doc.has_extension("plansok"):
+    Doc.set_extension("plansok", default=None)
 
 
 class PlansokTokenizer:
@@ -75,8 +76,9 @@ def create_tokenizer() -> Any:
 
 
 class NorwegianAnalysis:
-    """Sets ``token.lemma_`` (bokmål-normalised) and ``token._.terms`` (stop
-    word flag and index terms: lemma, compound parts, joined word)."""
+    """Sets ``token.lemma_`` (bokmål-normalised) and ``doc._.plansok``: one
+    :class:`TokenTerms` per word (stop flag and index terms: lemma, stem,
+    compound parts, joined word)."""
 
     def __init__(self, analyzer: Analyzer, standard: str) -> None:
         self.analyzer = analyzer
@@ -87,9 +89,9 @@ class NorwegianAnalysis:
         plain = [PlainToken(t.text, t.idx, t.idx + len(t.text)) for t in words]
         analysed = self.analyzer.analyze_tokens(plain, doc.text, self.standard)
         for tok, tt in zip(words, analysed):
-            tok._.terms = tt
             if tt.whole:
                 tok.lemma_ = tt.whole[0]
+        doc._.plansok = analysed
         return doc
 
 
@@ -119,21 +121,12 @@ def make_nlp(standard: str = "nb", analyzer: Analyzer | None = None) -> Language
 
 def doc_terms(doc: Doc) -> tuple[list[str], int]:
     """Index terms of an analysed doc and its BM25 length (content words)."""
-    terms: list[str] = []
-    length = 0
-    for tok in doc:
-        tt: TokenTerms | None = tok._.terms
-        if tt is None:
-            continue
-        terms.extend(tt.terms())
-        if tt.whole:
-            length += 1
-    return terms, length
+    analysed: list[TokenTerms] = doc._.plansok or []
+    terms = [t for tt in analysed for t in tt.terms()]
+    return terms, sum(1 for tt in analysed if tt.whole)
 
 
-def pipe_terms(
-    texts: Iterable[str], nlp: Language, batch_size: int = 256
-) -> Iterator[tuple[list[str], int, Doc]]:
+def pipe_terms(texts: Iterable[str], nlp: Language, batch_size: int = 256) -> Iterator[tuple[list[str], int, Doc]]:
     for doc in nlp.pipe(texts, batch_size=batch_size):
         terms, length = doc_terms(doc)
         yield terms, length, doc

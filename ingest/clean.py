@@ -31,9 +31,7 @@ _SPACES = {ord(c): " " for c in "\u00a0\u2007\u202f\u2002\u2003\u2009\t"}
 _LIGATURES = {ord(c): unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"}
 
 _DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\.\s?){3,}\s*\d+\s*$")
-_PAGE_ONLY = re.compile(
-    r"^\s*(?:(?:side|page|s\.)\s*)?(\d{1,4})(?:\s*(?:av|of|/)\s*\d{1,4})?\s*$", re.IGNORECASE
-)
+_PAGE_ONLY = re.compile(r"^\s*(?:(?:side|page|s\.)\s*)?(\d{1,4})(?:\s*(?:av|of|/)\s*\d{1,4})?\s*$", re.IGNORECASE)
 _SIDE_N = re.compile(r"\b(?:side|page|s\.)\s*(\d{1,4})(?:\s*(?:av|of|/)\s*\d{1,4})?\b", re.IGNORECASE)
 _EDGE_NUMBER = re.compile(r"^\s*(\d{1,4})\s*[|–—-]\s|\s[|–—-]\s*(\d{1,4})\s*$")
 

@@ -65,15 +65,11 @@ def read_text(path: Path) -> tuple[list[Page], dict[str, str]]:
             end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
             body = text[m.end() : end].strip("\n")
             label = m.group(1)
-            pages.append(
-                Page(number=i + 1, text=body, label=label, source="text" if body.strip() else "empty")
-            )
+            pages.append(Page(number=i + 1, text=body, label=label, source="text" if body.strip() else "empty"))
         return pages, meta
     # Form feeds separate pages in text exported from PDFs (pdftotext).
     chunks = text.split("\f") if "\f" in text else [text]
-    return [
-        Page(number=i + 1, text=c, source="text" if c.strip() else "empty") for i, c in enumerate(chunks)
-    ], meta
+    return [Page(number=i + 1, text=c, source="text" if c.strip() else "empty") for i, c in enumerate(chunks)], meta
 
 
 def read_html(path: Path) -> tuple[list[Page], dict[str, str]]:

@@ -292,9 +292,7 @@ def apply_manifest(meta: DocumentMeta, row: dict[str, str]) -> DocumentMeta:
         if key in ("year_from", "year_to"):
             setattr(meta, key, int(value) if value.isdigit() else None)
         elif key == "doc_type" and value not in DOC_TYPES:
-            logger.warning(
-                "%s: unknown doc_type %r in manifest (known: %s)", meta.doc_id, value, ", ".join(DOC_TYPES)
-            )
+            logger.warning("%s: unknown doc_type %r in manifest (known: %s)", meta.doc_id, value, ", ".join(DOC_TYPES))
             meta.doc_type = value
         else:
             setattr(meta, key, value)

@@ -196,19 +196,14 @@ class DocumentAnalyser:
             t, n = doc_terms(sdoc)
             terms.append(t)
             lengths.append(n)
-            for tok in sdoc:
-                tt = tok._.terms
-                if tt is None:
-                    continue
+            analysed = sdoc._.plansok or []
+            for i, tt in enumerate(analysed):
                 key = form_key(std, tt.token.form)
                 if key not in forms:
                     forms[key] = encode_terms(tt.whole, tt.parts)
-                if tt.joined:
-                    nxt = tok.nbor(1) if tok.i + 1 < len(sdoc) else None
-                    while nxt is not None and nxt.is_space:
-                        nxt = nxt.nbor(1) if nxt.i + 1 < len(sdoc) else None
-                    if nxt is not None:
-                        forms[form_key(std, f"{tt.token.form} {nxt.text.lower()}")] = tt.joined
+                if tt.joined and i + 1 < len(analysed):
+                    pair = f"{tt.token.form} {analysed[i + 1].token.form}"
+                    forms[form_key(std, pair)] = tt.joined
         return AnalysedDoc(doc.meta, doc.pages, passages, terms, lengths, forms)
 
 
