@@ -28,9 +28,12 @@ demo: $(STAMP)
 	$(BIN)/plansok ingest corpus --index $(INDEX)
 	$(BIN)/plansok docs --index $(INDEX)
 	@for q in barnefattigdom sosialhjelp livskvalitet; do \
-		echo; echo "=== plansok query $$q -k 3"; \
-		$(BIN)/plansok query "$$q" -k 3 --index $(INDEX) || exit 1; \
+		echo; echo "=== plansok query $$q -k 3 --type samfunnsdel --type temaplan --type handlingsplan"; \
+		$(BIN)/plansok query "$$q" -k 3 --type samfunnsdel --type temaplan --type handlingsplan \
+			--index $(INDEX) || exit 1; \
 	done
+	@echo; echo "=== the thesis on the same theme: plansok query barnefattigdom -k 2 --doc thesis"
+	@$(BIN)/plansok query barnefattigdom -k 2 --doc thesis --index $(INDEX)
 	@echo; echo "=== nynorsk and bokmål meet: plansok query tjenester --kommune Gol -k 2"
 	@$(BIN)/plansok query tjenester --kommune Gol -k 2 --index $(INDEX)
 
