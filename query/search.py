@@ -353,14 +353,9 @@ class Searcher:
         bm = self.ix.bm25
         for c in plan.concepts:
             for group in c.groups:
-                if all(row in self._rows_of(bm, t) for t in group):
+                if all(_has_term(bm, row, t) for t in group):
                     wanted.update(group)
         return wanted
-
-    @staticmethod
-    def _rows_of(bm: BM25, term: str) -> set[int]:
-        tid = bm.vocab.get(term)
-        return set(bm.postings(tid)[0].tolist()) if tid is not None else set()
 
     def _apply_phrases(self, plan: QueryPlan, scores: np.ndarray) -> np.ndarray:
         phrase_concepts = [c for c in plan.concepts if c.phrases and len(c.phrases) == len(c.clauses)]
@@ -422,6 +417,16 @@ class Searcher:
             matched = sorted({p.text[s:e].lower() for s, e in sp})
             hits.append(Hit(rank, float(score), p, d, snippet, hl, matched, also.get(i, [])))
         return hits
+
+
+def _has_term(bm: BM25, row: int, term: str) -> bool:
+    """Whether passage ``row`` contains ``term`` (posting lists are sorted)."""
+    tid = bm.vocab.get(term)
+    if tid is None:
+        return False
+    rows = bm.postings(tid)[0]
+    i = int(np.searchsorted(rows, row))
+    return i < rows.size and int(rows[i]) == row
 
 
 def _contains_phrase(seq: Sequence[tuple[str, set[str]]], phrase: list[WordTerms]) -> bool:
