@@ -4,11 +4,16 @@ pdfium gives text "rects" (runs of characters on one line). We read each rect's
 text, rebuild lines from their geometry, find a two-column gutter where there is
 one, and mark paragraph breaks with blank lines, because PDFs carry no paragraph
 structure and the passage splitter needs it.
+
+Ruled tables are the exception: pdfium's text order inside them is word soup, so
+pages that draw a grid get their tables from pdfplumber (see tables.py), one
+line per row, as a block of their own.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +24,7 @@ import pypdfium2 as pdfium
 
 from plansok.errors import IngestError
 from plansok.ingest.clean import clean_pages
+from plansok.ingest.tables import Table, TableReader, has_ruling
 from plansok.models import Page
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,9 @@ CELL_GAP_EM = 2.0  # a horizontal gap this many line-heights wide separates tabl
 MIN_COLUMN_RECTS = 3  # rects on each side of a gutter before we believe in two columns
 MARGIN_SHARE = 0.07  # top/bottom share of the page height where running lines sit
 GUTTER_MIN_WIDTH = 6.0  # points; narrower gaps are word spaces in one column
+# Stands in for a table during layout; private-use, so no real text contains it.
+_TABLE_MARK = "\ue000T{}\ue000"
+_TABLE_MARK_RE = re.compile("\ue000T(\\d+)\ue000")
 
 
 @dataclass
@@ -88,10 +97,12 @@ def extract_pdf(path: Path) -> tuple[list[Page], dict[str, str]]:
     """
     path = Path(path)
     doc = _open(path)
+    tables = TableReader(path)
     try:
         meta = _metadata(doc)
-        raw = [_read_page(doc, i, path) for i in range(len(doc))]
+        raw = [_read_page(doc, i, path, tables) for i in range(len(doc))]
     finally:
+        tables.close()
         doc.close()
     cleaned = clean_pages([p for p in raw if p.source == "text"])
     by_number = {p.number: p for p in cleaned}
@@ -143,13 +154,14 @@ def _metadata(doc: pdfium.PdfDocument) -> dict[str, str]:
     return {k: v.strip() for k, v in meta.items() if v and v.strip()}
 
 
-def _read_page(doc: pdfium.PdfDocument, index: int, path: Path) -> Page:
+def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableReader) -> Page:
     number = index + 1
     try:
         page = doc[index]
     except pdfium.PdfiumError as exc:
         log.warning("%s: page %d unreadable (%s)", path, number, exc)
         return Page(number=number, text="", source="empty")
+    tables: list[Table] = []
     try:
         textpage = page.get_textpage()
         try:
@@ -157,10 +169,16 @@ def _read_page(doc: pdfium.PdfDocument, index: int, path: Path) -> Page:
         finally:
             textpage.close()
         width, height = page.get_size()
+        # Rotated pages would need pdfplumber's and pdfium's rotations matched; rare
+        # for tables, so they keep the plain layout. Text-free pages need no tables.
+        if segs and page.get_rotation() == 0 and has_ruling(page):
+            tables = reader.tables(index)
     finally:
         page.close()
     if not segs:
         return Page(number=number, text="", source="empty")
+    if tables:
+        return Page(number=number, text=_text_with_tables(segs, tables, width, height))
     return Page(number=number, text=_layout_text(segs, width, height))
 
 
@@ -173,6 +191,31 @@ def _segments(textpage: pdfium.PdfTextPage) -> list[_Seg]:
         if text:
             segs.append(_Seg(left, bottom, right, top, text))
     return segs
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _text_with_tables(segs: list[_Seg], tables: list[Table], page_width: float, page_height: float) -> str:
+    """Page layout with each table's pdfium text replaced by its rows from pdfplumber.
+
+    A one-line-high stand-in segment at the table's top edge keeps the table's
+    place in reading order: full-width tables split the columns like a wide
+    line, tables inside a column stay in it. The stand-in is then swapped for
+    the rows, with blank lines around so the passage splitter sees one block.
+    """
+    kept = [s for s in segs if not any(t.contains((s.left + s.right) / 2, _mid(s)) for t in tables)]
+    line_height = statistics.median(s.height for s in segs)
+    marks = [_Seg(t.left, t.top - line_height, t.right, t.top, _TABLE_MARK.format(i)) for i, t in enumerate(tables)]
+    text = _layout_text(kept + marks, page_width, page_height)
+
+    def rows(m: re.Match[str]) -> str:
+        return "\n\n" + tables[int(m.group(1))].text() + "\n\n"
+
+    text = _TABLE_MARK_RE.sub(rows, text)
+    # Blank lines, not spaces, must border a table whatever the layout put around the mark.
+    text = re.sub(r"[ \t]*(\n\n)[ \t]*", r"\1", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 # ---------------------------------------------------------------- layout
