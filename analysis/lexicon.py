@@ -68,13 +68,14 @@ NOT_HEADS = frozenset(
         "ande",
         "else",
         "ning",
+        "ring",
+        "ering",
         "heit",
         "het",
         "dom",
         "lig",
         "isk",
         "ere",
-        "ende",
         "ing",
         "tilling",
     ]
@@ -191,6 +192,10 @@ class Lexicon:
             lemma = form
         elif form in self.overrides:
             lemma = self.overrides[form]
+        elif form in self.nn_to_nb and form not in self._dicts["nb"]:  # type: ignore[operator]
+            # A nynorsk base form the table knows (samfunnstryggleik), even
+            # where simplemma's nynorsk dictionary does not.
+            lemma = self.nn_to_nb[form]
         else:
             lemma, from_nn = self._dictionary_lemma(form, standard)
             if lemma is None:
@@ -207,6 +212,8 @@ class Lexicon:
         return lemma
 
     def _dictionary_lemma(self, form: str, standard: str) -> tuple[str | None, bool]:
+        if form in self.overrides:
+            return self.overrides[form], False
         order = ("nn", "nb") if standard == "nn" else ("nb", "nn")
         for lang in order:
             lemma = self._dicts[lang].get(form)  # type: ignore[attr-defined]
@@ -215,7 +222,10 @@ class Lexicon:
         return None, False
 
     def _head_lemma(self, form: str, standard: str) -> tuple[str | None, bool]:
-        # Longest known head first: its inflection is the word's inflection.
+        """Lemmatise an unknown compound through its head: of the cuts whose
+        head is a known form after a valid modifier, the most frequent head
+        wins (fritids|kortet, not fritid|skortet), the longer one on a tie."""
+        best: tuple[float, int, str, bool] | None = None
         for cut in range(MIN_MODIFIER, len(form) - MIN_HEAD + 1):
             head, modifier = form[cut:], form[:cut]
             if head in self.stop_words:
@@ -223,18 +233,30 @@ class Lexicon:
             head_lemma, from_nn = self._dictionary_lemma(head, standard)
             if head_lemma is None or head_lemma in self.stop_words:
                 continue
-            if self._modifier(modifier, head) is not None:
-                return modifier + head_lemma, from_nn
-        return None, False
+            if self._modifier(modifier, head) is None:
+                continue
+            # Frequencies are bokmål: judge a nynorsk head by its bokmål lemma.
+            key = (self.frequency(self.to_bokmaal(head_lemma)) or self.frequency(head), len(head))
+            if best is None or key > best[:2]:
+                best = (*key, modifier + head_lemma, from_nn)
+        return (best[2], best[3]) if best else (None, False)
+
+    @cached_property
+    def _frequencies(self) -> dict[str, float]:
+        # wordfreq's Norwegian (bokmål) word frequencies; nynorsk words it does
+        # not list count as rare, which only matters between rival splits.
+        from wordfreq import get_frequency_dict
+
+        return get_frequency_dict("nb")
+
+    def frequency(self, word: str) -> float:
+        return self._frequencies.get(word, 0.0)
 
     def _modifier(self, left: str, head: str) -> str | None:
         """The modifier in ``left`` (its linking s/e removed), if it is one: a
         lemma, or itself a compound (lavinntekt|s|familie)."""
         for linker in LINKERS:
             if linker and not left.endswith(linker):
-                continue
-            # kommune|styre, not kommunes|tyre: the linker belongs to the head.
-            if linker and self.is_lemma(linker + head):
                 continue
             modifier = left[: len(left) - len(linker)] if linker else left
             if len(modifier) < MIN_MODIFIER or modifier in NOT_MODIFIERS or modifier in self.stop_words:
@@ -263,7 +285,7 @@ class Lexicon:
         # A nynorsk compound whose head the table knows: samfunnstryggleik.
         parts = self.split(lemma)
         if len(parts) >= 2:
-            head = parts[-1]
+            head = parts[1]
             mapped_head = self.nn_to_nb.get(head)
             if mapped_head and lemma.endswith(head):
                 return lemma[: -len(head)] + mapped_head
@@ -297,6 +319,11 @@ class Lexicon:
         return result
 
     def _binary_split(self, word: str) -> tuple[str, str] | None:
+        """The most likely (modifier, head) split: both parts lemmas (the
+        modifier may itself be a compound), chosen by the geometric mean of
+        the parts' frequencies (Koehn and Knight 2003), so kommune|styre beats
+        kommunes|tyre and markeds|tenkning beats marked|stenkning."""
+        best: tuple[float, int, str, str] | None = None
         for cut in range(MIN_MODIFIER, len(word) - MIN_HEAD + 1):
             head = word[cut:]
             if head in NOT_HEADS or head in self.stop_words or not self.is_lemma(head):
@@ -306,15 +333,19 @@ class Lexicon:
             # split of a simple word (bos|ting for bosetting).
             if len(left) == MIN_MODIFIER and len(head) < 6:
                 continue
-            # Modifiers must be lemmas (or compounds of them): a verb form such
-            # as "boset" would make boset|ting of bosetting.
             modifier = self._modifier(left, head)
-            if modifier is not None:
-                return modifier, head
-        return None
+            if modifier is None:
+                continue
+            f_mod = self.frequency(self.to_bokmaal(modifier)) or self.frequency(left)
+            score = (f_mod * self.frequency(self.to_bokmaal(head))) ** 0.5
+            key = (score, len(head))
+            if best is None or key > best[:2]:
+                best = (*key, modifier, head)
+        return (best[2], best[3]) if best else None
 
     def warm(self, words: Iterable[str] = ()) -> None:
         """Load the dictionaries now (e.g. before a timed run or in a worker)."""
         _ = self.nb_lemmas, self.nn_lemmas, self.stop_words, self.nn_to_nb, self.nn_rules, self.overrides
+        _ = self._frequencies
         for w in words:
             self.lemma(w)
