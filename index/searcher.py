@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,13 +26,13 @@ IDF = "lucene"  # see plansok.index.bm25: Okapi's idf finds nothing in a tiny in
 @dataclass
 class LoadedIndex:
     store: IndexStore
-    bm25: BM25
+    bm25: BM25  # over passages
+    page_bm25: BM25  # over whole pages (a page's passages summed): a passage's context
     pids: np.ndarray  # row -> passage id in the store
     row_doc: np.ndarray  # row -> position in ``docs``
+    row_page_group: np.ndarray  # row -> row of page_bm25
     docs: list[DocumentMeta]
     doc_pos: dict[str, int] = field(default_factory=dict)
-    row_page_group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # row -> page id
-    counts: sp.csr_matrix | None = field(default=None, repr=False)  # raw term counts
 
     @classmethod
     def load(cls, store: IndexStore) -> LoadedIndex:
@@ -41,43 +40,27 @@ class LoadedIndex:
         doc_pos = {d.doc_id: i for i, d in enumerate(docs)}
         seg = merge(store.live_segments())
         if seg is None or len(seg.pids) == 0:
-            bm25 = BM25.from_counts(np.zeros((0, 0), dtype=np.float32), {})
-            return cls(
-                store,
-                bm25,
-                np.zeros(0, np.int64),
-                np.zeros(0, np.int32),
-                docs,
-                doc_pos,
-                np.zeros(0, np.int64),
-                sp.csr_matrix((0, 0), dtype=np.float32),
-            )
-        row_doc = np.fromiter(
-            (doc_pos.get(d, -1) for d in seg.doc_ids.tolist()), dtype=np.int32, count=len(seg.doc_ids)
-        )
+            empty = BM25.from_counts(sp.csr_matrix((0, 0), dtype=np.float32), {})
+            return cls(store, empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64), docs)
+        name_pos = np.fromiter((doc_pos.get(d, -1) for d in seg.doc_names.tolist()), dtype=np.int32)
+        row_doc = name_pos[seg.doc_index]
         # One id per (document, page): the unit of context for a passage.
         key = row_doc.astype(np.int64) * (int(seg.pages.max(initial=0)) + 1) + seg.pages
         _, page_group = np.unique(key, return_inverse=True)
+        page_group = page_group.astype(np.int64)
         vocab = {t: i for i, t in enumerate(seg.vocab.tolist())}
         # A heading or caption that became a passage of its own would otherwise
         # outrank every paragraph that discusses the topic: BM25 sees at least
         # MIN_LENGTH words in a passage.
-        bm25 = BM25.from_counts(seg.counts, vocab, np.maximum(seg.doc_len, MIN_LENGTH), idf=IDF)
-        return cls(store, bm25, seg.pids, row_doc, docs, doc_pos, page_group.astype(np.int64), seg.counts)
-
-    @cached_property
-    def page_bm25(self) -> BM25:
-        """BM25 over whole pages (the passages of a page summed): the context
-        a passage is ranked in. Built on first use."""
-        return self._grouped_bm25(self.row_page_group)
-
-    def _grouped_bm25(self, group: np.ndarray) -> BM25:
-        n = self.n_passages
-        n_groups = int(group.max(initial=-1)) + 1
-        grouping = sp.csr_matrix((np.ones(n, dtype=np.float32), (group, np.arange(n))), shape=(n_groups, n))
-        return BM25.from_counts(
-            grouping @ self.counts, self.bm25.vocab, grouping @ self.bm25.doc_len, idf=IDF
+        lengths = np.maximum(seg.doc_len, MIN_LENGTH)
+        bm25 = BM25.from_counts(seg.counts, vocab, lengths, idf=IDF)
+        n = len(seg.pids)
+        grouping = sp.csr_matrix(
+            (np.ones(n, dtype=np.float32), (page_group, np.arange(n))), shape=(int(page_group.max()) + 1, n)
         )
+        page_bm25 = BM25.from_counts(grouping @ seg.counts, vocab, grouping @ lengths, idf=IDF)
+        # The raw counts are not kept: the two BM25 matrices are all a search needs.
+        return cls(store, bm25, page_bm25, seg.pids, row_doc, page_group, docs, doc_pos)
 
     @property
     def n_passages(self) -> int:

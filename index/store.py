@@ -93,11 +93,16 @@ class AnalysedDoc:
 class Segment:
     name: str
     pids: np.ndarray  # int64, one per row
-    doc_ids: np.ndarray  # str, one per row
+    doc_index: np.ndarray  # int32, one per row: position in doc_names
+    doc_names: np.ndarray  # str, the documents the segment holds
     pages: np.ndarray  # int32, first page of each row's passage
     counts: sp.csr_matrix  # rows x local terms, raw tf
     doc_len: np.ndarray  # float32
     vocab: np.ndarray  # str, local term id -> term
+
+    @property
+    def doc_ids(self) -> np.ndarray:
+        return self.doc_names[self.doc_index]
 
 
 def _now() -> str:
@@ -122,8 +127,7 @@ class IndexStore:
         if not db.exists():
             if not create:
                 raise IndexError_(
-                    f"{self.path}: no plansok index here "
-                    f"(run `plansok ingest PATH... --index {self.path}` first)"
+                    f"{self.path}: no plansok index here (run `plansok ingest PATH... --index {self.path}` first)"
                 )
             (self.path / SEG_DIR).mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(db, timeout=60, isolation_level=None, check_same_thread=False)
@@ -245,10 +249,10 @@ class IndexStore:
     def read_segment(self, name: str) -> Segment:
         try:
             with np.load(self._segment_path(name), allow_pickle=False) as z:
-                counts = sp.csr_matrix(
-                    (z["data"], z["indices"], z["indptr"]), shape=(len(z["pids"]), len(z["vocab"]))
+                counts = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(len(z["pids"]), len(z["vocab"])))
+                return Segment(
+                    name, z["pids"], z["doc_index"], z["doc_names"], z["pages"], counts, z["doc_len"], z["vocab"]
                 )
-                return Segment(name, z["pids"], z["doc_ids"], z["pages"], counts, z["doc_len"], z["vocab"])
         except (OSError, ValueError, KeyError) as exc:
             raise IndexError_(f"{self._segment_path(name)}: unreadable segment ({exc})") from exc
 
@@ -259,7 +263,8 @@ class IndexStore:
             np.savez(
                 fh,
                 pids=seg.pids.astype(np.int64),
-                doc_ids=seg.doc_ids.astype(str),
+                doc_index=seg.doc_index.astype(np.int32),
+                doc_names=seg.doc_names.astype(str),
                 pages=seg.pages.astype(np.int32),
                 data=seg.counts.data.astype(np.float32),
                 indices=seg.counts.indices.astype(np.int32),
@@ -284,11 +289,11 @@ class IndexStore:
         indices: list[int] = []
         data: list[float] = []
         pids: list[int] = []
-        doc_ids: list[str] = []
+        doc_index: list[int] = []
         pages: list[int] = []
         lengths: list[int] = []
         pid = start_pid
-        for d in docs:
+        for di, d in enumerate(docs):
             for passage, terms, length in zip(d.passages, d.terms, d.lengths):
                 counts: dict[int, int] = {}
                 for t in terms:
@@ -298,7 +303,7 @@ class IndexStore:
                 data.extend(counts.values())
                 indptr.append(len(indices))
                 pids.append(pid)
-                doc_ids.append(d.meta.doc_id)
+                doc_index.append(di)
                 pages.append(passage.page_start)
                 lengths.append(length)
                 pid += 1
@@ -309,7 +314,8 @@ class IndexStore:
         seg = Segment(
             name,
             np.asarray(pids, np.int64),
-            np.asarray(doc_ids, dtype=str) if doc_ids else np.zeros(0, dtype="<U1"),
+            np.asarray(doc_index, np.int32),
+            np.asarray([d.meta.doc_id for d in docs], dtype=str),
             np.asarray(pages, np.int32),
             counts_m,
             np.asarray(lengths, np.float32),
@@ -398,10 +404,8 @@ class IndexStore:
         out = []
         for name in names:
             seg = self.read_segment(name)
-            live = np.fromiter(
-                (owner.get(d) == name for d in seg.doc_ids), dtype=bool, count=len(seg.doc_ids)
-            )
-            out.append((seg, live))
+            doc_live = np.fromiter((owner.get(d) == name for d in seg.doc_names.tolist()), dtype=bool)
+            out.append((seg, doc_live[seg.doc_index] if doc_live.size else np.zeros(0, dtype=bool)))
         return out
 
     def merge_segments(self) -> None:
@@ -420,39 +424,41 @@ class IndexStore:
 
 
 def merge(segments: Sequence[tuple[Segment, np.ndarray]]) -> Segment | None:
-    """Stack the live rows of several segments over one shared vocabulary."""
+    """Stack the live rows of several segments over one shared vocabulary and
+    document list. Rows are copied as CSR blocks with their term ids remapped,
+    so a million passages merge without sorting."""
     if not segments:
         return None
     vocab: dict[str, int] = {}
-    blocks = []
-    pids, doc_ids, pages, lens = [], [], [], []
+    names: dict[str, int] = {}
+    data, indices, indptr = [], [], [np.zeros(1, dtype=np.int64)]
+    pids, doc_index, pages, lens = [], [], [], []
+    nnz = 0
     for seg, live in segments:
         remap = np.fromiter(
-            (vocab.setdefault(t, len(vocab)) for t in seg.vocab.tolist()),
-            dtype=np.int64,
-            count=len(seg.vocab),
+            (vocab.setdefault(t, len(vocab)) for t in seg.vocab.tolist()), dtype=np.int32, count=len(seg.vocab)
         )
-        rows = seg.counts[live] if not live.all() else seg.counts
-        coo = rows.tocoo()
-        blocks.append((coo.row, remap[coo.col] if remap.size else coo.col, coo.data, rows.shape[0]))
+        name_map = np.fromiter(
+            (names.setdefault(d, len(names)) for d in seg.doc_names.tolist()), dtype=np.int32, count=len(seg.doc_names)
+        )
+        rows = seg.counts if live.all() else seg.counts[live]
+        data.append(rows.data)
+        indices.append(remap[rows.indices] if rows.nnz else rows.indices.astype(np.int32))
+        indptr.append(rows.indptr[1:].astype(np.int64) + nnz)
+        nnz += rows.nnz
         pids.append(seg.pids[live])
-        doc_ids.append(seg.doc_ids[live])
+        doc_index.append(name_map[seg.doc_index[live]] if name_map.size else seg.doc_index[live])
         pages.append(seg.pages[live])
         lens.append(seg.doc_len[live])
-    offset = 0
-    r_all, c_all, d_all = [], [], []
-    for r, c, d, n in blocks:
-        r_all.append(r + offset)
-        c_all.append(c)
-        d_all.append(d)
-        offset += n
+    n_rows = sum(len(p) for p in pids)
     counts = sp.csr_matrix(
-        (np.concatenate(d_all), (np.concatenate(r_all), np.concatenate(c_all))), shape=(offset, len(vocab))
+        (np.concatenate(data), np.concatenate(indices), np.concatenate(indptr)), shape=(n_rows, len(vocab))
     )
     return Segment(
         "merged",
         np.concatenate(pids),
-        np.concatenate(doc_ids) if doc_ids else np.zeros(0, dtype=str),
+        np.concatenate(doc_index).astype(np.int32),
+        np.asarray(list(names), dtype=str) if names else np.zeros(0, dtype="<U1"),
         np.concatenate(pages),
         counts,
         np.concatenate(lens),

@@ -27,6 +27,11 @@ def overlap(a: frozenset[int], b: frozenset[int]) -> float:
 
 
 def fold(texts: list[str], threshold: float = THRESHOLD, probes: int = 6) -> list[int]:
+    """See :func:`fold_signatures`; shingles the texts first."""
+    return fold_signatures([shingles(t) for t in texts], threshold, probes)
+
+
+def fold_signatures(sigs: list[frozenset[int]], threshold: float = THRESHOLD, probes: int = 6) -> list[int]:
     """For each text, the index of the earlier text it duplicates, or its own
     index if it is the first of its kind (texts come best-ranked first).
 
@@ -34,8 +39,7 @@ def fold(texts: list[str], threshold: float = THRESHOLD, probes: int = 6) -> lis
     min-hashing): two texts that mostly overlap almost surely share one, so
     a page of hits costs a few set look-ups per text rather than all pairs.
     """
-    sigs = [shingles(t) for t in texts]
-    owner = list(range(len(texts)))
+    owner = list(range(len(sigs)))
     by_probe: dict[int, list[int]] = {}
     for i, sig in enumerate(sigs):
         probe = sorted(sig)[:probes]

@@ -31,7 +31,7 @@ from plansok.models import DocumentMeta, Hit, Passage
 from plansok.query import dedup
 from plansok.query.parse import Clause, ParsedQuery, parse_query
 from plansok.query.snippets import make_snippet, match_spans
-from plansok.query.terms import TermResolver, WordTerms, form_key
+from plansok.query.terms import FormCache, TermResolver, WordTerms, form_key
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,8 @@ class Searcher:
     def __init__(self, loaded: LoadedIndex, resolver: TermResolver | None = None) -> None:
         self.ix = loaded
         self.resolver = resolver or TermResolver(loaded.store)
+        self.forms = FormCache(loaded.store)
+        self._shingle_cache: dict[str, frozenset[int]] = {}
         self._csr = None
 
     # -- planning --------------------------------------------------------------------
@@ -316,7 +318,7 @@ class Searcher:
             tok_cache[r] = toks
             std = std_of.get(p.doc_id, "nb")
             keys.update(form_key(std, t.form) for t in toks)
-        forms = self.ix.store.forms(list(keys))
+        forms = self.forms.forms(list(keys))
         for r, p in texts:
             if p is None:
                 continue
@@ -327,9 +329,7 @@ class Searcher:
         return np.asarray(keep, dtype=np.int64)
 
     # -- the search ------------------------------------------------------------------------
-    def search(
-        self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None
-    ) -> list[Hit]:
+    def search(self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None) -> list[Hit]:
         opts = opts or SearchOptions()
         plan = self.plan(query, opts)
         if not plan.concepts:
@@ -346,6 +346,14 @@ class Searcher:
         fetch = opts.k * 4 + 20 if opts.fold_duplicates else opts.k
         rows, row_scores = top_k(scores, fetch)
         return self._hits(plan, rows, row_scores, opts)
+
+    def _shingles(self, p: Passage) -> frozenset[int]:
+        sig = self._shingle_cache.get(p.passage_id)
+        if sig is None:
+            if len(self._shingle_cache) > 100_000:
+                self._shingle_cache.clear()
+            sig = self._shingle_cache[p.passage_id] = dedup.shingles(p.text)
+        return sig
 
     def _highlight_terms(self, plan: QueryPlan, row: int) -> set[str]:
         """The query's terms, plus compound parts where all of them occur in the row."""
@@ -372,9 +380,7 @@ class Searcher:
             out[bad] = 0
         return out
 
-    def _hits(
-        self, plan: QueryPlan, rows: np.ndarray, row_scores: np.ndarray, opts: SearchOptions
-    ) -> list[Hit]:
+    def _hits(self, plan: QueryPlan, rows: np.ndarray, row_scores: np.ndarray, opts: SearchOptions) -> list[Hit]:
         ix = self.ix
         pids = ix.pids[rows].tolist()
         passages = ix.store.passages_by_pid(pids)
@@ -387,7 +393,9 @@ class Searcher:
             items.append((s, p, ix.docs[ix.row_doc[r]]))
             item_rows.append(r)
         owners = (
-            dedup.fold([p.text for _, p, _ in items]) if opts.fold_duplicates else list(range(len(items)))
+            dedup.fold_signatures([self._shingles(p) for _, p, _ in items])
+            if opts.fold_duplicates
+            else list(range(len(items)))
         )
         also: dict[int, list[dict[str, object]]] = {}
         chosen: list[int] = []
@@ -405,11 +413,8 @@ class Searcher:
                 )
             elif len(chosen) < opts.k:
                 chosen.append(i)
-        texts = [
-            (items[i][1].text, items[i][2].standard, self._highlight_terms(plan, item_rows[i]))
-            for i in chosen
-        ]
-        spans = match_spans(ix.store, texts)
+        texts = [(items[i][1].text, items[i][2].standard, self._highlight_terms(plan, item_rows[i])) for i in chosen]
+        spans = match_spans(self.forms, texts)
         hits = []
         for rank, (i, sp) in enumerate(zip(chosen, spans), start=1):
             score, p, d = items[i]

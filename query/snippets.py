@@ -6,16 +6,20 @@ stored word forms, so "barnefattigdommen" lights up for the query "fattigdom".
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from plansok.analysis.analyzer import Token, tokenize
-from plansok.index.store import IndexStore
 from plansok.query.terms import form_key
 
 SNIPPET_WORDS = 45
 
 
-def match_spans(store: IndexStore, texts: Iterable[tuple[str, str, set[str]]]) -> list[list[tuple[int, int]]]:
+class FormSource(Protocol):
+    def forms(self, keys: Sequence[str]) -> dict[str, list[str]]: ...
+
+
+def match_spans(store: FormSource, texts: Iterable[tuple[str, str, set[str]]]) -> list[list[tuple[int, int]]]:
     """For each (text, standard, wanted terms), the character spans of words
     whose terms meet the wanted ones; one look-up for all texts."""
     tokenised = []

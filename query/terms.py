@@ -34,6 +34,31 @@ class WordTerms:
         return not self.whole
 
 
+class FormCache:
+    """Stored word forms, remembered once looked up: the snippets of every
+    query ask for the same few thousand common words again."""
+
+    def __init__(self, store: IndexStore, max_size: int = 200_000) -> None:
+        self.store = store
+        self.max_size = max_size
+        self._known: dict[str, list[str] | None] = {}
+
+    def forms(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        missing = [k for k in dict.fromkeys(keys) if k not in self._known]
+        if missing:
+            found = self.store.forms(missing)
+            if len(self._known) + len(missing) > self.max_size:
+                self._known.clear()
+            for k in missing:
+                self._known[k] = found.get(k)
+        out = {}
+        for k in keys:
+            v = self._known.get(k)
+            if v is not None:
+                out[k] = v
+        return out
+
+
 @dataclass
 class TermResolver:
     store: IndexStore

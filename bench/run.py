@@ -1,0 +1,455 @@
+"""``plansok bench``: ingest speed, index build speed, query latency and
+memory of plansok beside rank_bm25, bm25s and tantivy, on the same data in
+the same run, on one core.
+
+    plansok bench                       # full run: sample PDFs, 10k/100k/1M passages
+    plansok bench --quick               # under a minute: a few PDFs, 10k passages
+    plansok bench --sizes 10k,100k --json
+
+Every measurement runs in its own process (``plansok.bench.worker``) pinned
+to one CPU with one-thread settings, so one system's memory never shows up in
+another's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from plansok.bench.common import (
+    REPO,
+    default_pdfs,
+    one_core_env,
+    parse_size,
+    pin_one_core,
+    quick_pdfs,
+    size_label,
+)
+
+logger = logging.getLogger("plansok.bench")
+
+PEERS = ("rank_bm25", "bm25s", "tantivy")
+LABELS = {
+    "plansok": "plansok (ranking)",
+    "plansok-full": "plansok (full query)",
+    "rank_bm25": "rank_bm25 BM25Okapi",
+    "bm25s": "bm25s (numpy)",
+    "tantivy": "tantivy",
+}
+RANK_BM25_MAX_MB = 8_000
+RANK_BM25_MAX_S = 600
+
+
+@dataclass
+class Settings:
+    pdfs: list[Path]
+    sizes: list[int]
+    n_queries: int
+    warmup: int
+    budget_s: float
+    plumber_pages_per_doc: int
+    plumber_budget_s: float
+    cold_runs: int
+    worker_timeout_s: float
+    systems: list[str]
+    work: Path
+    cpu: int | None
+
+
+# -- command line --------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="plansok bench",
+        description="Measure ingest pages/s, index build passages/s, query latency (p50/p95) "
+        "and index memory of plansok beside rank_bm25, bm25s and tantivy on the same data, "
+        "on one core.",
+    )
+    p.add_argument(
+        "--sizes",
+        default="10k,100k,1M",
+        help="scaled corpus sizes in passages (default 10k,100k,1M)",
+    )
+    p.add_argument(
+        "--pdfs",
+        nargs="+",
+        type=Path,
+        metavar="PDF",
+        help="PDFs to ingest (default: corpus/*.pdf, else the shared sample corpus)",
+    )
+    p.add_argument("--quick", action="store_true", help="10k passages, few queries, 3 small PDFs (< 60 s)")
+    p.add_argument("--queries", type=int, default=None, help="timed query executions per system (default 200)")
+    p.add_argument(
+        "--systems",
+        default="plansok,plansok-full,rank_bm25,bm25s,tantivy",
+        help="comma-separated subset of plansok,plansok-full,rank_bm25,bm25s,tantivy",
+    )
+    p.add_argument("--workdir", type=Path, help="keep intermediate files here (default: a temp dir, removed)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    p.add_argument("--save", type=Path, metavar="FILE", help="also write the JSON results to FILE")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="progress on stderr (-vv debug)")
+    return p
+
+
+def settings_from(args: argparse.Namespace, work: Path, cpu: int | None) -> Settings:
+    pdfs = [Path(p) for p in args.pdfs] if args.pdfs else default_pdfs()
+    if args.quick:
+        pdfs = quick_pdfs(pdfs)
+        sizes = [10_000] if args.sizes == "10k,100k,1M" else [parse_size(s) for s in args.sizes.split(",")]
+    else:
+        sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    return Settings(
+        pdfs=pdfs,
+        sizes=sizes,
+        n_queries=args.queries or (50 if args.quick else 200),
+        warmup=5 if args.quick else 20,
+        budget_s=2.0 if args.quick else 20.0,
+        plumber_pages_per_doc=2 if args.quick else 10,
+        plumber_budget_s=3.0 if args.quick else 20.0,
+        cold_runs=2 if args.quick else 3,
+        worker_timeout_s=120 if args.quick else 900,
+        systems=[s.strip() for s in args.systems.split(",") if s.strip()],
+        work=work,
+        cpu=cpu,
+    )
+
+
+# -- workers -----------------------------------------------------------------------------
+def run_worker(spec: dict[str, Any], s: Settings, name: str) -> dict[str, Any]:
+    """Run one task in a fresh pinned process; its JSON result or an error."""
+    spec = {**spec, "cpu": s.cpu}
+    spec_path, out_path = s.work / f"{name}.spec.json", s.work / f"{name}.out.json"
+    spec_path.write_text(json.dumps(spec, ensure_ascii=False))
+    out_path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "plansok.bench.worker", str(spec_path), str(out_path)]
+    logger.info("running %s", name)
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd,
+            env=one_core_env(),
+            capture_output=True,
+            text=True,
+            timeout=s.worker_timeout_s,
+            cwd=REPO,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {s.worker_timeout_s:.0f} s"}
+    if proc.returncode != 0 or not out_path.exists():
+        tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        logger.warning("%s failed:\n%s", name, proc.stderr[-3000:])
+        return {"error": tail[0][:200]}
+    result = json.loads(out_path.read_text())
+    logger.info("%s done in %.1f s", name, time.perf_counter() - t0)
+    return result
+
+
+# -- ingest --------------------------------------------------------------------------------
+def bench_ingest(s: Settings, index_dir: Path) -> list[dict[str, Any]]:
+    from plansok.bench.extract import pdfplumber_rate, pypdfium2_rate
+
+    rows = []
+    r = run_worker({"task": "ingest", "pdfs": [str(p) for p in s.pdfs], "index": str(index_dir)}, s, "ingest")
+    row = {"system": "plansok", "label": "plansok ingest (full pipeline)", **r}
+    if not r.get("error"):
+        row["pages_per_s"] = r["pages"] / r["seconds"] if r["seconds"] else float("nan")
+        row["note"] = f"{r['documents']} docs, {r['passages']} passages" + (
+            f", {len(r['failed'])} failed" if r["failed"] else ""
+        )
+    rows.append(row)
+    for system, label, fn in (
+        (
+            "pdfplumber",
+            "pdfplumber extract_text()",
+            lambda: pdfplumber_rate(s.pdfs, s.plumber_pages_per_doc, s.plumber_budget_s),
+        ),
+        ("pypdfium2", "pypdfium2 get_text_range()", lambda: pypdfium2_rate(s.pdfs)),
+    ):
+        try:
+            r = fn()
+        except Exception as exc:  # a broken peer must not stop the bench
+            rows.append({"system": system, "label": label, "error": str(exc)[:200]})
+            continue
+        note = f"subset: <= {s.plumber_pages_per_doc} pages/PDF" if r["subset"] else "all pages"
+        rows.append(
+            {
+                "system": system,
+                "label": label,
+                **r,
+                "note": f"extraction only; {note}",
+                "pages_per_s": r["pages"] / r["seconds"] if r["seconds"] else float("nan"),
+            }
+        )
+    return rows
+
+
+def cold_query(s: Settings, index_dir: Path) -> dict[str, Any]:
+    exe = Path(sys.executable).parent / "plansok"
+    cmd = (
+        [str(exe)]
+        if exe.exists()
+        else [sys.executable, "-c", "import sys; from plansok.cli import main; sys.exit(main())"]
+    )
+    cmd += ["query", "barnefattigdom", "--index", str(index_dir)]
+    runs, hits = [], 0
+    for _ in range(s.cold_runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=one_core_env(), capture_output=True, text=True, timeout=120)
+        runs.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200], "runs_s": runs}
+        hits = len(re.findall(r"^\s*\d+\. ", proc.stdout, flags=re.MULTILINE))
+    return {"runs_s": runs, "median_s": statistics.median(runs), "hits": hits}
+
+
+# -- scaled corpora --------------------------------------------------------------------------
+def _rank_bm25_skip(n: int, done: list[dict[str, Any]]) -> str | None:
+    """Why rank_bm25 should not run at ``n`` passages, extrapolating linearly
+    from the largest size it already ran at; None to run it."""
+    prev = [
+        (sz["n"], r)
+        for sz in done
+        for r in sz["rows"]
+        if r["system"] == "rank_bm25" and not r.get("error") and not r.get("skipped")
+    ]
+    if not prev:
+        return None
+    n0, r = max(prev, key=lambda x: x[0])
+    f = n / n0
+    mem = r["peak_rss_mb"] * f
+    secs = (r["build_s"] + r["prepare_s"]) * f + 20 * r["p50_ms"] * f / 1000
+    if mem > RANK_BM25_MAX_MB:
+        return f"would need ~{mem / 1024:.0f} GB"
+    if secs > RANK_BM25_MAX_S:
+        return f"would take ~{secs / 60:.0f} min"
+    return None
+
+
+def _rank_row(system: str, n: int, r: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"system": system, "label": LABELS[system], **r}
+    if r.get("error") or r.get("skipped"):
+        return row
+    row["passages_per_s"] = n / r["build_s"] if r["build_s"] else float("nan")
+    notes = []
+    if "arrays_mb" in r:
+        notes.append(f"arrays {r['arrays_mb']:.0f} MB")
+    if "disk_mb" in r:
+        notes.append(f"{r['disk_mb']:.0f} MB on disk")
+    if system == "bm25s":
+        notes.append("numba not installed")
+    row["note"] = ", ".join(notes)
+    return row
+
+
+def _full_row(n: int, w: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"system": "plansok-full", "label": LABELS["plansok-full"]}
+    if w.get("error") or q.get("error"):
+        row["error"] = w.get("error") or q.get("error")
+        return row
+    row.update(q)
+    row.update(
+        {
+            "build_s": w["build_s"],
+            "passages_per_s": n / w["build_s"],
+            "write_peak_rss_mb": w["peak_rss_mb"],
+            "disk_mb": w["disk_mb"],
+            "segments": w["segments"],
+        }
+    )
+    row["note"] = (
+        f"load {q['load_s']:.1f} s, 1st query {q['first_query_s'] * 1000:.0f} ms; "
+        f"write peak {w['peak_rss_mb']:.0f} MB, {w['disk_mb']:.0f} MB on disk"
+    )
+    return row
+
+
+def _agreement(rows: list[dict[str, Any]]) -> str | None:
+    import numpy as np
+
+    by = {r["system"]: r for r in rows if not r.get("error") and not r.get("skipped")}
+    if "plansok" not in by or "rank_bm25" not in by:
+        return None
+    a, b = by["plansok"]["check"], by["rank_bm25"]["check"]
+    same = sum(
+        len(x["scores"]) == len(y["scores"]) and bool(np.allclose(x["scores"], y["scores"], rtol=1e-4, atol=1e-5))
+        for x, y in zip(a, b)
+    )
+    return f"{same}/{len(a)} queries equal"
+
+
+def bench_size(
+    n: int,
+    s: Settings,
+    sample: Any,
+    sample_json: Path,
+    queries: tuple[list[list[str]], list[str]],
+    done: list[dict[str, Any]],
+) -> dict[str, Any]:
+    from plansok.bench.data import scale
+
+    t0 = time.perf_counter()
+    corpus = scale(sample, n)
+    path = s.work / f"scaled-{n}.npz"
+    corpus.save(path)
+    info = {
+        "n": n,
+        "label": size_label(n),
+        "tokens_per_passage": corpus.n_tokens / corpus.n,
+        "vocab": len(corpus.vocab),
+        "n_query_texts": len(queries[1]),
+        "scale_s": time.perf_counter() - t0,
+    }
+    del corpus
+    rows = []
+    term_queries, text_queries = queries
+    for system in ("plansok", *PEERS):
+        if system not in s.systems:
+            continue
+        skip = _rank_bm25_skip(n, done) if system == "rank_bm25" else None
+        if skip:
+            rows.append({"system": system, "label": LABELS[system], "skipped": skip})
+            continue
+        spec = {
+            "task": "rank",
+            "system": system,
+            "corpus": str(path),
+            "queries": term_queries,
+            "n_queries": s.n_queries,
+            "warmup": s.warmup,
+            "budget_s": s.budget_s,
+        }
+        rows.append(_rank_row(system, n, run_worker(spec, s, f"{system}-{n}")))
+    if "plansok-full" in s.systems:
+        index_dir = s.work / f"full-{n}"
+        w = run_worker(
+            {
+                "task": "write",
+                "corpus": str(path),
+                "sample": str(sample_json),
+                "index": str(index_dir),
+            },
+            s,
+            f"write-{n}",
+        )
+        q = (
+            {}
+            if w.get("error")
+            else run_worker(
+                {
+                    "task": "full",
+                    "index": str(index_dir),
+                    "queries": text_queries,
+                    "n_queries": s.n_queries,
+                    "warmup": s.warmup,
+                    "budget_s": s.budget_s,
+                },
+                s,
+                f"full-{n}",
+            )
+        )
+        rows.insert(1, _full_row(n, w, q))
+        shutil.rmtree(index_dir, ignore_errors=True)
+    path.unlink(missing_ok=True)
+    info["rows"] = rows
+    info["agreement"] = _agreement(rows)
+    return info
+
+
+# -- the whole run ----------------------------------------------------------------------------
+def run_bench(s: Settings) -> dict[str, Any]:
+    from plansok.bench.data import Corpus, extract_sample, make_queries
+    from plansok.bench.report import check_targets
+
+    sample_index = s.work / "sample-index"
+    res: dict[str, Any] = {
+        "machine": {
+            "cpu": s.cpu,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "platform": platform.platform(),
+        },
+        "settings": {"sizes": s.sizes, "n_queries": s.n_queries, "pdfs": [str(p) for p in s.pdfs]},
+    }
+    res["ingest"] = bench_ingest(s, sample_index)
+    if res["ingest"][0].get("error"):
+        raise RuntimeError(f"plansok ingest failed: {res['ingest'][0]['error']}")
+    res["cold_query"] = cold_query(s, sample_index)
+    meta = extract_sample(sample_index, s.work)
+    sample = Corpus.load(s.work / "sample.npz")
+    res["corpus"] = {
+        "pdfs": len(s.pdfs),
+        "pages": res["ingest"][0]["pages"],
+        "passages": sample.n,
+        "tokens_per_passage": sample.n_tokens / max(sample.n, 1),
+        "vocab": len(sample.vocab),
+        "documents": len(meta["docs"]),
+    }
+    queries = make_queries(sample)
+    res["queries"] = queries[1]
+    res["sizes"] = []
+    for n in s.sizes:
+        logger.info("size %s", size_label(n))
+        res["sizes"].append(bench_size(n, s, sample, s.work / "sample.json", queries, res["sizes"]))
+    res["targets"] = check_targets(res)
+    return res
+
+
+def _clean(obj: Any) -> Any:
+    """JSON without NaN and without the per-query check lists."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items() if k != "check"}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and obj != obj:
+        return None
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    cpu = pin_one_core()
+    tmp = None
+    if args.workdir:
+        work = args.workdir
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.mkdtemp(prefix="plansok-bench-")
+        work = Path(tmp)
+    try:
+        s = settings_from(args, work, cpu)
+        if not s.pdfs:
+            logger.error("no PDFs found (corpus/*.pdf, $PLANSOK_SHARED or ../shared/corpus); use --pdfs")
+            return 2
+        t0 = time.perf_counter()
+        res = _clean(run_bench(s))
+        res["total_s"] = time.perf_counter() - t0
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if args.save:
+        args.save.write_text(json.dumps(res, ensure_ascii=False, indent=2))
+    if args.json:
+        json.dump(res, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from plansok.bench.report import format_table
+
+        print(format_table(res))
+        print(f"(total {res['total_s']:.0f} s)")
+    return 0
