@@ -242,7 +242,5 @@ def build_reference_system(name: str, pdfs: Sequence[Path]) -> ReferenceSystem:
     t0 = time.perf_counter()
     corpus = PageCorpus.from_pdfs(pdfs)
     system = factory(corpus)
-    log.info(
-        "built %s over %d pages of %d PDFs in %.2fs", name, len(corpus), len(pdfs), time.perf_counter() - t0
-    )
+    log.info("built %s over %d pages of %d PDFs in %.2fs", name, len(corpus), len(pdfs), time.perf_counter() - t0)
     return system

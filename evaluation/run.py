@@ -341,21 +341,16 @@ def format_table(report: EvalReport, verbose: bool = False) -> str:
         lines.append(f"  {'system':<{sys_w}}  nDCG@10   R@10  R@100  MRR@10")
         for r in runs:
             m = r.mean
-            lines.append(
-                f"  {r.system:<{sys_w}}  {m.ndcg10:7.3f} {m.recall10:6.3f} {m.recall100:6.3f} {m.mrr10:7.3f}"
-            )
+            lines.append(f"  {r.system:<{sys_w}}  {m.ndcg10:7.3f} {m.recall10:6.3f} {m.recall100:6.3f} {m.mrr10:7.3f}")
         if verbose:
             col_w = max(9, *(len(r.system) for r in runs))
             q_w = min(40, max(17, *(len(q.text) for q in queries)))
             lines.append("")
-            lines.append(
-                f"  {'qid':<6} {'nDCG@10 per query':<{q_w}}" + "".join(f" {r.system:>{col_w}}" for r in runs)
-            )
+            lines.append(f"  {'qid':<6} {'nDCG@10 per query':<{q_w}}" + "".join(f" {r.system:>{col_w}}" for r in runs))
             for q in queries:
                 text = q.text if len(q.text) <= q_w else q.text[: q_w - 1] + "…"
                 lines.append(
-                    f"  {q.qid:<6} {text:<{q_w}}"
-                    + "".join(f" {r.per_query[q.qid].ndcg10:>{col_w}.3f}" for r in runs)
+                    f"  {q.qid:<6} {text:<{q_w}}" + "".join(f" {r.per_query[q.qid].ndcg10:>{col_w}.3f}" for r in runs)
                 )
         lines.append("")
     options = report.meta.get("options")

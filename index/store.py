@@ -23,8 +23,8 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,19 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE INDEX IF NOT EXISTS passages_doc ON passages (doc_id, ordinal);
 CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, n_rows INTEGER NOT NULL, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS forms (form TEXT PRIMARY KEY, terms TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tags (
+    pid INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    source TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (pid, tag)
+);
+CREATE INDEX IF NOT EXISTS tags_tag ON tags (tag);
 """
+
+# (tag id, confidence, source, evidence words) for one passage
+TagRow = tuple[str, float, str, list[str]]
 
 
 @dataclass
@@ -87,6 +99,7 @@ class AnalysedDoc:
     terms: list[list[str]]
     lengths: list[int]
     forms: dict[str, str]  # "<standard>:<form>" -> space-separated terms
+    tags: list[list[TagRow]] = field(default_factory=list)  # per passage, where tagged
 
 
 @dataclass
@@ -106,7 +119,7 @@ class Segment:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -136,6 +149,7 @@ class IndexStore:
         if create:
             self._init_schema()
         self._check_format()
+        self._upgrade_schema()
 
     # -- schema --------------------------------------------------------------------
     def _init_schema(self) -> None:
@@ -145,6 +159,13 @@ class IndexStore:
                 "INSERT OR IGNORE INTO meta VALUES ('format', ?), ('version', ?), ('created', ?)",
                 (FORMAT, str(FORMAT_VERSION), _now()),
             )
+
+    def _upgrade_schema(self) -> None:
+        # Tables added since format 1 was first written (tags) are created on
+        # open; CREATE ... IF NOT EXISTS leaves existing ones alone.
+        has_tags = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tags'").fetchone()
+        if not has_tags:
+            self.db.executescript(SCHEMA)
 
     def _check_format(self) -> None:
         try:
@@ -189,6 +210,11 @@ class IndexStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def model_stamp(self) -> str:
+        """Changes whenever the tag model in ``<index>/tagger`` is replaced."""
+        meta = self.path / "tagger" / "model.json"
+        return str(meta.stat().st_mtime_ns) if meta.exists() else ""
 
     # -- documents -----------------------------------------------------------------
     def document_hashes(self) -> dict[str, str]:
@@ -239,6 +265,47 @@ class IndexStore:
                 out[form] = terms.split(" ") if terms else []
         return out
 
+    # -- tags --------------------------------------------------------------------------
+    def tags_of(self, pids: Sequence[int]) -> dict[int, list[dict[str, object]]]:
+        out: dict[int, list[dict[str, object]]] = {}
+        pids = [int(p) for p in pids]
+        for i in range(0, len(pids), 900):
+            chunk = pids[i : i + 900]
+            q = ",".join("?" * len(chunk))
+            for pid, tag, conf, source, evidence in self.db.execute(
+                f"SELECT pid, tag, confidence, source, evidence FROM tags WHERE pid IN ({q}) "
+                "ORDER BY pid, confidence DESC",
+                chunk,
+            ):
+                out.setdefault(pid, []).append(
+                    {"tag": tag, "confidence": round(conf, 3), "source": source, "evidence": json.loads(evidence)}
+                )
+        return out
+
+    def tagged_pids(self, tag: str) -> np.ndarray:
+        rows = self.db.execute("SELECT pid FROM tags WHERE tag = ?", (tag,)).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def replace_tags(self, rows: Sequence[tuple[int, str, float, str, list[str]]], codebook_text: str) -> None:
+        """Swap every passage's tags (after training or a new codebook) in one transaction."""
+        with self.transaction():
+            self.db.execute("DELETE FROM tags")
+            self.db.executemany(
+                "INSERT INTO tags VALUES (?, ?, ?, ?, ?)",
+                [(p, t, c, s, json.dumps(e, ensure_ascii=False)) for p, t, c, s, e in rows],
+            )
+            self.set_meta("codebook", codebook_text)
+            self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
+
+    def all_passages(self) -> list[tuple[int, Passage, str]]:
+        """(pid, passage, written standard) of every passage, in document order."""
+        std = {d.doc_id: d.standard for d in self.documents()}
+        rows = self.db.execute(
+            "SELECT pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source "
+            "FROM passages ORDER BY doc_id, ordinal"
+        ).fetchall()
+        return [(r[0], Passage(*r[1:]), std.get(r[1], "nb")) for r in rows]
+
     # -- segments --------------------------------------------------------------------
     def segment_names(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM segments ORDER BY created, name")]
@@ -282,7 +349,7 @@ class IndexStore:
         """Add (or replace) documents as one new segment in one transaction."""
         if not docs:
             return
-        name = f"seg-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+        name = f"seg-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
         start_pid = (self.db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0]) + 1
         vocab: dict[str, int] = {}
         indptr = [0]
@@ -343,22 +410,16 @@ class IndexStore:
                     [(d.meta.doc_id, p.number, p.label, p.source, p.text) for p in d.pages],
                 )
                 rows = []
-                for p in d.passages:
+                tag_rows = []
+                for i, p in enumerate(d.passages):
                     rows.append(
-                        (
-                            pid,
-                            p.doc_id,
-                            p.ordinal,
-                            p.page_start,
-                            p.page_end,
-                            p.page_label,
-                            p.section,
-                            p.source,
-                            p.text,
-                        )
+                        (pid, p.doc_id, p.ordinal, p.page_start, p.page_end, p.page_label, p.section, p.source, p.text)
                     )
+                    for tag, conf, source, evidence in d.tags[i] if i < len(d.tags) else ():
+                        tag_rows.append((pid, tag, conf, source, json.dumps(evidence, ensure_ascii=False)))
                     pid += 1
                 self.db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self.db.executemany("INSERT INTO tags VALUES (?, ?, ?, ?, ?)", tag_rows)
                 self.db.executemany("INSERT OR IGNORE INTO forms VALUES (?, ?)", list(d.forms.items()))
             self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (name, len(pids), now))
             self._drop_dead_segments()
@@ -379,6 +440,7 @@ class IndexStore:
         return removed
 
     def _delete_rows(self, doc_id: str) -> bool:
+        self.db.execute("DELETE FROM tags WHERE pid IN (SELECT pid FROM passages WHERE doc_id = ?)", (doc_id,))
         cur = self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM pages WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
@@ -413,7 +475,7 @@ class IndexStore:
         merged = merge(self.live_segments())
         if merged is None:
             return
-        merged.name = f"seg-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}-m"
+        merged.name = f"seg-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}-m"
         self._write_segment_file(merged)
         with self.transaction():
             self.db.execute("UPDATE documents SET segment = ?", (merged.name,))

@@ -172,31 +172,41 @@ class DocumentAnalyser:
     def __init__(self) -> None:
         self._nlp: dict[str, object] = {}
         self._analyzer = None
+        self._tagger = None
+        self._tagger_key: tuple[str | None, str] | None = None
 
     def nlp(self, standard: str):  # -> spacy.Language
         if standard not in self._nlp:
-            from plansok.analysis.analyzer import Analyzer
             from plansok.analysis.pipeline import make_nlp
 
-            if self._analyzer is None:
-                self._analyzer = Analyzer()
-            self._nlp[standard] = make_nlp(standard, self._analyzer)
+            self._nlp[standard] = make_nlp(standard, self.analyzer)
         return self._nlp[standard]
 
-    def analyse(self, doc: Document) -> AnalysedDoc:
+    @property
+    def analyzer(self):  # -> Analyzer, shared by the spaCy pipelines and the tagger
+        if self._analyzer is None:
+            from plansok.analysis.analyzer import Analyzer
+
+            self._analyzer = Analyzer()
+        return self._analyzer
+
+    def analyse(self, doc: Document, tagger=None) -> AnalysedDoc:  # tagger: plansok.tag.tagger.Tagger
         from plansok.analysis.pipeline import doc_terms
         from plansok.query.terms import encode_terms, form_key
+        from plansok.tag.rules import Word
 
         passages = split_passages(doc.meta.doc_id, doc.pages)
         std = doc.meta.standard
         terms: list[list[str]] = []
         lengths: list[int] = []
         forms: dict[str, str] = {}
+        words: list[list[Word]] = []
         for sdoc in self.nlp(std).pipe((p.text for p in passages), batch_size=128):
             t, n = doc_terms(sdoc)
             terms.append(t)
             lengths.append(n)
             analysed = sdoc._.plansok or []
+            words.append([Word.from_token_terms(tt) for tt in analysed])
             for i, tt in enumerate(analysed):
                 key = form_key(std, tt.token.form)
                 if key not in forms:
@@ -204,7 +214,11 @@ class DocumentAnalyser:
                 if tt.joined and i + 1 < len(analysed):
                     pair = f"{tt.token.form} {analysed[i + 1].token.form}"
                     forms[form_key(std, pair)] = tt.joined
-        return AnalysedDoc(doc.meta, doc.pages, passages, terms, lengths, forms)
+        tags = []
+        if tagger is not None:
+            for passage_tags in tagger.tag(words, [p.text for p in passages], terms):
+                tags.append([(t.tag, t.confidence, t.source, t.evidence) for t in passage_tags])
+        return AnalysedDoc(doc.meta, doc.pages, passages, terms, lengths, forms, tags)
 
 
 def ingest(
@@ -214,6 +228,7 @@ def ingest(
     manifest: dict[str, dict[str, str]] | None = None,
     progress: bool = True,
     analyser: DocumentAnalyser | None = None,
+    tag: bool = True,
 ) -> IngestReport:
     """Ingest files into ``store``. Unchanged files (same content hash) are
     skipped; a changed file replaces its document; failures are reported, not
@@ -225,6 +240,7 @@ def ingest(
     manifest = manifest or {}
     analyser = analyser or DocumentAnalyser()
     with store.write_lock():
+        tagger = _tagger(store, analyser) if tag else None
         known = store.document_hashes()
         seen: dict[str, Path] = {}
         pending: list[AnalysedDoc] = []
@@ -242,7 +258,7 @@ def ingest(
                     report.unchanged.append(doc_id)
                     continue
                 doc = read_document(path, doc_id, manifest.get(doc_id))
-                analysed = analyser.analyse(doc)
+                analysed = analyser.analyse(doc, tagger)
                 if not analysed.passages:
                     raise IngestError(path, "no passages: the document has no body text")
             except IngestError as exc:
@@ -269,6 +285,17 @@ def ingest(
         store.add_documents(pending)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _tagger(store: IndexStore, analyser: DocumentAnalyser):  # -> Tagger
+    """The index's tagger (its codebook and trained model), kept on the analyser."""
+    from plansok.tag.tagger import Tagger
+
+    key = (store.get_meta("codebook"), store.model_stamp())
+    if getattr(analyser, "_tagger_key", None) != key:
+        analyser._tagger = Tagger.for_index(store, analyser.analyzer)
+        analyser._tagger_key = key
+    return analyser._tagger
 
 
 def _progress(files: list[Path], enabled: bool) -> Iterable[Path]:

@@ -1,0 +1,1 @@
+"""Theory and theme tags: the codebook, its rules, the classifier, batch reports."""
