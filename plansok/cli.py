@@ -43,9 +43,7 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _json_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--json", action="store_true", help="print machine-readable JSON (see README, 'JSON output')"
-    )
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON (see README, 'JSON output')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,9 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TYPE",
         help="document type (repeatable): " + ", ".join(DOC_TYPES),
     )
-    p.add_argument(
-        "--year", metavar="FROM-TO", help="plan period overlapping these years, e.g. 2018-2030 or 2020"
-    )
+    p.add_argument("--year", metavar="FROM-TO", help="plan period overlapping these years, e.g. 2018-2030 or 2020")
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
     p.add_argument("--standard", choices=["nb", "nn"], help="only bokmål or nynorsk documents")
     p.add_argument(
@@ -258,11 +254,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     for h in hits:
         print(f"{h.rank:>2}. {style.bold(h.citation)}  {style.dim(f'[{h.score:.2f}]')}")
         body = _highlighted(h.snippet, h.highlights, style)
-        print(
-            textwrap.indent(
-                textwrap.fill(body, width=width, break_long_words=False, break_on_hyphens=False), "    "
-            )
-        )
+        print(textwrap.indent(textwrap.fill(body, width=width, break_long_words=False, break_on_hyphens=False), "    "))
         if h.also_in:
             where = "; ".join(f"{a['municipality'] or a['doc_id']} s. {a['page']}" for a in h.also_in[:5])
             more = f" (+{len(h.also_in) - 5})" if len(h.also_in) > 5 else ""

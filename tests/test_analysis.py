@@ -51,9 +51,7 @@ def test_nynorsk_housing_word_maps_to_bokmaal_in_nynorsk_text(an: Analyzer) -> N
         ("eldre", "eldre"),  # the elderly, not a form of "gammel"
     ],
 )
-def test_inflected_forms_and_unknown_compounds_get_their_lemma(
-    an: Analyzer, form: str, expected: str
-) -> None:
+def test_inflected_forms_and_unknown_compounds_get_their_lemma(an: Analyzer, form: str, expected: str) -> None:
     assert lemma(an, form) == expected
 
 

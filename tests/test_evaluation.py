@@ -248,8 +248,7 @@ def test_unknown_system_rejected(tmp_path: Path) -> None:
 
 SHARED = default_shared_dir()
 needs_shared = pytest.mark.skipif(
-    not (SHARED / "eval" / "plans.qrels.tsv").is_file()
-    or not (SHARED / "corpus" / "reports" / "thesis.pdf").is_file(),
+    not (SHARED / "eval" / "plans.qrels.tsv").is_file() or not (SHARED / "corpus" / "reports" / "thesis.pdf").is_file(),
     reason=f"shared evaluation data not found at {SHARED} (set PLANSOK_SHARED)",
 )
 

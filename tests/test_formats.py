@@ -110,14 +110,8 @@ def test_manifest_overrides_inferred_metadata(tmp_path: Path, write_plan) -> Non
 
 
 def test_standard_and_type_inference() -> None:
-    assert (
-        detect_standard("Kommunen skal gje gode tenester, og det er ikkje slik at eg meiner noko anna.")
-        == "nn"
-    )
-    assert (
-        detect_standard("Kommunen skal gi gode tjenester, og det er ikke slik at jeg mener noe annet.")
-        == "nb"
-    )
+    assert detect_standard("Kommunen skal gje gode tenester, og det er ikkje slik at eg meiner noko anna.") == "nn"
+    assert detect_standard("Kommunen skal gi gode tjenester, og det er ikke slik at jeg mener noe annet.") == "nb"
     assert classify_doc_type("Kommuneplan", "3314_ovre-eiker_samfunnsdel_2021-2033") == "samfunnsdel"
     assert classify_doc_type("Handlingsplan for folkehelse 2021-2033") == "handlingsplan"
     assert classify_doc_type("Oversiktsdokument folkehelse 2024-2027") == "rapport"

@@ -60,9 +60,7 @@ def test_a_second_process_sees_new_documents(tmp_path: Path, write_plan) -> None
     assert reader.search("barnefattigdom"), "the reader reloads when the index generation changes"
 
 
-def test_crash_before_commit_leaves_the_old_index(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_plan
-) -> None:
+def test_crash_before_commit_leaves_the_old_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_plan) -> None:
     src = tmp_path / "src"
     src.mkdir()
     write_plan(src, "a", [PARA])
@@ -97,9 +95,7 @@ def test_many_batches_merge_into_one_segment_without_changing_results(tmp_path: 
         ix.ingest([src])
     assert len(ix.store.segment_names()) <= store_mod.MAX_SEGMENTS
     hits = ix.search("barnefattigdom", k=50, fold_duplicates=False)
-    assert sorted(h.doc.doc_id for h in hits) == sorted(
-        f"doc{i}" for i in range(1, store_mod.MAX_SEGMENTS + 2, 2)
-    )
+    assert sorted(h.doc.doc_id for h in hits) == sorted(f"doc{i}" for i in range(1, store_mod.MAX_SEGMENTS + 2, 2))
 
 
 def test_not_an_index_is_a_clear_error(tmp_path: Path) -> None:
@@ -107,8 +103,6 @@ def test_not_an_index_is_a_clear_error(tmp_path: Path) -> None:
         Index.open(tmp_path / "nothing")
     bad = tmp_path / "bad"
     bad.mkdir()
-    sqlite3.connect(bad / store_mod.DB_NAME).execute(
-        "CREATE TABLE meta (key TEXT, value TEXT)"
-    ).connection.commit()
+    sqlite3.connect(bad / store_mod.DB_NAME).execute("CREATE TABLE meta (key TEXT, value TEXT)").connection.commit()
     with pytest.raises(IndexError_, match="not a plansok index"):
         Index.open(bad)

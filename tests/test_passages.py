@@ -185,8 +185,7 @@ def test_section_paths_in_thesis(thesis: list) -> None:
     assert p.section == "1 RESULTATENHETSMODELLEN OG SOSIAL ULIKHET"
     sections = {p.section for p in thesis}
     assert any(
-        s.endswith("> 3.2 RESULTATENHETSMODELLEN > 3.2.1 RESULTATENHETSMODELLEN SOM INSTRUMENT")
-        for s in sections
+        s.endswith("> 3.2 RESULTATENHETSMODELLEN > 3.2.1 RESULTATENHETSMODELLEN SOM INSTRUMENT") for s in sections
     )
 
 

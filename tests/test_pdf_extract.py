@@ -89,9 +89,7 @@ def _share_found(corpus: Path, pagemap: dict, layout: str) -> tuple[int, int]:
         pages, _ = _extract(corpus / "pdf" / entry["pdf"])
         text = {p.number: p.text for p in pages}
         md = _md_pages(corpus, name)
-        counts = Counter(
-            key for t in md.values() for key in {re.sub(r"\d+", "#", ln.strip()) for ln in t.splitlines()}
-        )
+        counts = Counter(key for t in md.values() for key in {re.sub(r"\d+", "#", ln.strip()) for ln in t.splitlines()})
         running = {k for k, n in counts.items() if n >= max(3, 0.3 * len(md))}
         for label, md_text in md.items():
             pdf_pages = entry["pages"].get(label, {}).get("pdf_pages", [])
@@ -334,8 +332,7 @@ def test_clean_pages_drops_running_lines_modulo_digits() -> None:
         "Slutt.",
     ]
     pages = [
-        Page(n, f"Masteravhandling 2015\nMPA 2015 Eklid Side {n}\n{body}\n{n}")
-        for n, body in enumerate(bodies, 1)
+        Page(n, f"Masteravhandling 2015\nMPA 2015 Eklid Side {n}\n{body}\n{n}") for n, body in enumerate(bodies, 1)
     ]
     cleaned = clean_pages(pages)
     assert [p.text for p in cleaned] == bodies

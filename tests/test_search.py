@@ -37,9 +37,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Index:
     from conftest import _write_plan
 
     _write_plan(src, "3301_drammen_samfunnsdel_2021-2040", [WHOLE, COPY], {"Dokumenttype": "samfunnsdel"})
-    _write_plan(
-        src, "3303_kongsberg_boligsosial_plan_2023-2030", [PART, HOUSING], {"Dokumenttype": "temaplan"}
-    )
+    _write_plan(src, "3303_kongsberg_boligsosial_plan_2023-2030", [PART, HOUSING], {"Dokumenttype": "temaplan"})
     _write_plan(src, "3324_gol_samfunnsdel_2018-2030", [NYNORSK, COPY + " Dette gjeld òg Gol."])
     index = Index.open(root / "ix", create=True)
     assert index.ingest([src]).ok
@@ -99,9 +97,7 @@ def test_snippet_highlights_every_matched_word(small: Index) -> None:
     assert marked == ["Barnefattigdommen"]
     d = hit.to_dict()
     assert d["citation"].startswith("Kongsberg, ") and "s. 1" in d["citation"]
-    assert {"rank", "score", "doc_id", "page", "section", "snippet", "highlights", "also_in", "tags"} <= set(
-        d
-    )
+    assert {"rank", "score", "doc_id", "page", "section", "snippet", "highlights", "also_in", "tags"} <= set(d)
 
 
 def test_real_corpus_query_returns_cited_passages(sample_index: Index) -> None:
