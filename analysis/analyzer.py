@@ -107,12 +107,18 @@ class Analyzer:
         if len(pieces) == 1:
             return self.analyze_form(pieces[0], standard)
         joined = "".join(pieces)
-        whole = self.lexicon.lemma(joined, standard) if joined.isalpha() else joined
+        if not joined.isalpha():
+            whole = joined  # "eu-60"
+        else:
+            # The last piece carries the inflection: RE-modellen -> re + modell.
+            known = self.lexicon.lemma(joined, standard)
+            head = self.lexicon.lemma(pieces[-1], standard)
+            whole = known if self.lexicon.is_lemma(known) else "".join(pieces[:-1]) + head
         parts: list[str] = []
         for piece in pieces:
             w, p, stop = self.analyze_form(piece, standard)
             for t in (*w, *p):
-                if not stop and t not in parts and t != whole:
+                if not stop and t not in parts and t != whole and not t.startswith(STEM_PREFIX):
                     parts.append(t)
         return (self._with_stem(whole), tuple(parts), False)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 TARGETS_TEXT = {
     "ingest": "plansok ingest >= 50 pages/s",
+    "tagging": "tagging adds <= 30% to ingest (index build) time",
     "rank_100k": "ranking p50 <= 1 ms at 100k",
     "rank_1M": "ranking p50 <= 10 ms at 1M",
     "full_1M": "full query (top 10, snippets, citations) p50 <= 30 ms at 1M",
@@ -160,6 +161,9 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     ing = next((r for r in res["ingest"] if r["system"] == "plansok" and not r.get("error")), None)
     rate = ing["pages_per_s"] if ing else None
     add("ingest", rate, None if rate is None else rate >= 50, "{:.1f} pages/s")
+    plain = next((r for r in res["ingest"] if r["system"] == "plansok-untagged" and not r.get("error")), None)
+    cost = plain.get("tagging_overhead") if plain else None
+    add("tagging", None if cost is None else cost * 100, None if cost is None else cost <= 0.30, "{:+.0f}%")
     for key, label, system, limit, field in (
         ("rank_100k", "100k", "plansok", 1.0, "p50_ms"),
         ("rank_1M", "1M", "plansok", 10.0, "p50_ms"),

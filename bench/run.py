@@ -170,6 +170,24 @@ def bench_ingest(s: Settings, index_dir: Path) -> list[dict[str, Any]]:
             f", {len(r['failed'])} failed" if r["failed"] else ""
         )
     rows.append(row)
+    # The same ingest without theory/theme tagging, to show what tagging costs.
+    plain = run_worker(
+        {"task": "ingest", "pdfs": [str(p) for p in s.pdfs], "index": str(index_dir) + "-untagged", "tag": False},
+        s,
+        "ingest-untagged",
+    )
+    if not plain.get("error") and not r.get("error"):
+        overhead = r["seconds"] / plain["seconds"] - 1 if plain["seconds"] else float("nan")
+        rows.append(
+            {
+                "system": "plansok-untagged",
+                "label": "plansok ingest without tagging",
+                **plain,
+                "pages_per_s": plain["pages"] / plain["seconds"] if plain["seconds"] else float("nan"),
+                "note": f"tagging adds {overhead:+.0%} to ingest time",
+                "tagging_overhead": overhead,
+            }
+        )
     for system, label, fn in (
         (
             "pdfplumber",

@@ -105,7 +105,7 @@ def task_ingest(spec: dict[str, Any]) -> dict[str, Any]:
 
     ix = Index.open(spec["index"], create=True)
     t0 = time.perf_counter()
-    report = ix.ingest(spec["pdfs"])
+    report = ix.ingest(spec["pdfs"], tag=spec.get("tag", True))
     seconds = time.perf_counter() - t0
     ix.close()
     return {

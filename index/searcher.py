@@ -62,6 +62,23 @@ class LoadedIndex:
         # The raw counts are not kept: the two BM25 matrices are all a search needs.
         return cls(store, bm25, page_bm25, seg.pids, row_doc, page_group, docs, doc_pos)
 
+    def tag_scores(self, tag: str) -> np.ndarray:
+        """Per row, the confidence of ``tag`` (0 where the passage lacks it).
+        Read from the store on first use and kept."""
+        cache = self.__dict__.setdefault("_tag_cache", {})
+        if tag not in cache:
+            pids, conf = self.store.tagged(tag)
+            scores = np.zeros(self.n_passages, dtype=np.float32)
+            if pids.size and self.n_passages:
+                order = np.argsort(self.pids)
+                pos = np.searchsorted(self.pids, pids, sorter=order)
+                pos = np.clip(pos, 0, len(order) - 1)
+                rows = order[pos]
+                found = self.pids[rows] == pids
+                scores[rows[found]] = conf[found]
+            cache[tag] = scores
+        return cache[tag]
+
     @property
     def n_passages(self) -> int:
         return int(self.pids.size)

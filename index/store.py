@@ -282,9 +282,15 @@ class IndexStore:
                 )
         return out
 
-    def tagged_pids(self, tag: str) -> np.ndarray:
-        rows = self.db.execute("SELECT pid FROM tags WHERE tag = ?", (tag,)).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    def tagged(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
+        """Passage ids carrying ``tag``, and the tag's confidence on each."""
+        rows = self.db.execute("SELECT pid, confidence FROM tags WHERE tag = ?", (tag,)).fetchall()
+        pids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        conf = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
+        return pids, conf
+
+    def tag_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT tag, COUNT(*) FROM tags GROUP BY tag").fetchall())
 
     def replace_tags(self, rows: Sequence[tuple[int, str, float, str, list[str]]], codebook_text: str) -> None:
         """Swap every passage's tags (after training or a new codebook) in one transaction."""

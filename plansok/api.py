@@ -63,15 +63,93 @@ class Index:
         *,
         manifest: str | Path | dict[str, dict[str, str]] | None = None,
         progress: bool = False,
+        tag: bool = True,
     ) -> Any:
-        """Ingest files or folders; returns an ``IngestReport``."""
+        """Ingest files or folders; returns an ``IngestReport``. ``tag=False``
+        skips theory and theme tagging (the benchmark measures its cost)."""
         from plansok.ingest.metadata import load_manifest
         from plansok.ingest.pipeline import DocumentAnalyser, ingest
 
         rows = load_manifest(Path(manifest)) if isinstance(manifest, (str, Path)) else manifest
         if self._analyser is None:
             self._analyser = DocumentAnalyser()
-        return ingest(self.store, paths, manifest=rows, progress=progress, analyser=self._analyser)
+        return ingest(self.store, paths, manifest=rows, progress=progress, analyser=self._analyser, tag=tag)
+
+    # -- tagging -------------------------------------------------------------------
+    def set_codebook(self, path: str | Path | None) -> int:
+        """Use the codebook at ``path`` (None: the shipped one) and re-tag every
+        passage with it; returns the number of passages tagged."""
+        from plansok.tag.codebook import Codebook
+
+        codebook = Codebook.load(path)
+        return self.retag(codebook)
+
+    def retag(self, codebook: Any = None) -> int:
+        """Tag every passage again (rules and, where trained, the classifier)."""
+        from plansok.analysis.analyzer import Analyzer
+        from plansok.tag.tagger import Tagger
+        from plansok.tag.train import retag
+
+        tagger = Tagger.for_index(self.store, Analyzer())
+        if codebook is not None:
+            tagger = Tagger.build(codebook, tagger.analyzer or Analyzer(), None)
+        n = retag(self.store, tagger)
+        self._searcher = None
+        return n
+
+    def train_tagger(self, label_files: Iterable[str | Path] = ()) -> Any:
+        """Train the classifier from the index (rules' strong matches, the
+        codebook's sections) and the researcher's labelled passages, save it
+        beside the index and re-tag everything. Returns the model."""
+        from plansok.analysis.analyzer import Analyzer
+        from plansok.tag.tagger import Tagger, load_labels
+        from plansok.tag.train import retag, train
+
+        tagger = Tagger.for_index(self.store, Analyzer())
+        labelled = [lab for f in label_files for lab in load_labels(f, tagger.codebook)]
+        with self.store.write_lock():
+            model = train(self.store, tagger, labelled)
+        tagger.model = model
+        retag(self.store, tagger)
+        self._searcher = None
+        return model
+
+    def tag_batch(
+        self, paths: Iterable[str | Path], out_dir: str | Path, *, dry_run: bool = False, progress: bool = False
+    ) -> tuple[Any, list[Path]]:
+        """Ingest and tag a batch of documents and write the batch's reports
+        to ``out_dir``. With ``dry_run`` the index is left as it was: the batch
+        goes into a temporary index with this index's codebook and model."""
+        import shutil
+        import tempfile
+
+        from plansok.ingest.pipeline import doc_id_for, expand_paths
+        from plansok.tag.report import collect, write_reports
+
+        paths = list(paths)
+        files, _ = expand_paths(paths)
+        target = self
+        tmp = None
+        if dry_run:
+            tmp = Path(tempfile.mkdtemp(prefix="plansok-dry-run-"))
+            target = Index.open(tmp / "index", create=True)
+            codebook = self.store.get_meta("codebook")
+            if codebook:
+                target.store.set_meta("codebook", codebook)
+            if (self.path / "tagger").is_dir():
+                shutil.copytree(self.path / "tagger", target.path / "tagger")
+        try:
+            report = target.ingest(paths, progress=progress)
+            failed = {str(Path(p)) for p, _ in report.failed}
+            doc_ids = [doc_id_for(f) for f in files if str(f) not in failed]
+            known = {d.doc_id for d in target.documents()}
+            passages = collect(target.store, [d for d in dict.fromkeys(doc_ids) if d in known])
+            written = write_reports(Path(out_dir), passages, target.codebook())
+        finally:
+            if tmp is not None:
+                target.close()
+                shutil.rmtree(tmp, ignore_errors=True)
+        return report, written
 
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
         with self.store.write_lock():
@@ -111,4 +189,16 @@ class Index:
         if unknown:
             raise PlansokError(f"unknown search option(s): {', '.join(sorted(unknown))}")
         opts = SearchOptions(k=k, **options)
+        if filters is not None and filters.tags:
+            known = set(self.codebook().ids)
+            unknown = [t for t in filters.tags if t not in known]
+            if unknown:
+                raise PlansokError(f"unknown tag(s) {', '.join(unknown)}; tags are: {', '.join(sorted(known))}")
         return self.searcher().search(query, opts, filters)
+
+    def codebook(self) -> Any:  # -> plansok.tag.codebook.Codebook
+        """The codebook the index's tags were made with."""
+        from plansok.tag.codebook import Codebook
+
+        text = self.store.get_meta("codebook")
+        return Codebook.from_text(text, f"{self.path} (stored codebook)") if text else Codebook.default()

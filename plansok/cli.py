@@ -27,6 +27,8 @@ examples:
   plansok query "bolig OR bustad" --json       alternatives; JSON for scripts
   plansok docs                                 what is indexed
   plansok show 3324_gol_samfunnsdel_2018-2030 --page 14
+  plansok query --tag barnefattigdom           passages tagged with a theme (or a theory: --tag npm)
+  plansok tag new_plans/ --out report/         tag a batch, write CSV/JSON tables and report.html
 
 The index lives in ./plansok-index unless --index DIR or $PLANSOK_INDEX says otherwise.
 """
@@ -86,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         'barnefattigdom, ranked below the whole word). Syntax: "a phrase", -exclude, a OR b.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("query", help='the query, e.g. barnefattigdom or "\\"tidlig innsats\\" -skole"')
+    p.add_argument(
+        "query", nargs="?", default="", help='the query, e.g. barnefattigdom or "\\"tidlig innsats\\" -skole"'
+    )
     p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
     p.add_argument(
         "--kommune",
@@ -106,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", metavar="FROM-TO", help="plan period overlapping these years, e.g. 2018-2030 or 2020")
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
     p.add_argument("--standard", choices=["nb", "nn"], help="only bokmål or nynorsk documents")
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only passages with this theory or theme tag (repeatable: all must apply); "
+        "without a query, the tagged passages, most confident first (see `plansok codebook show`)",
+    )
     p.add_argument(
         "--all", action="store_true", help="require every word or phrase (default: more matches rank higher)"
     )
@@ -129,6 +141,48 @@ def build_parser() -> argparse.ArgumentParser:
     _index_arg(p)
     _json_arg(p)
 
+    p = sub.add_parser(
+        "tag",
+        help="tag a batch of plans and write reports; train the tagger; re-tag",
+        description="Every passage gets theory and theme tags (codebook rules and a trained classifier) "
+        "when it is ingested. `plansok tag PATH... --out DIR` ingests and tags a batch and writes tables "
+        "(CSV, JSON) and an HTML report for it; --train learns the classifier from the index and your "
+        "labelled passages; --codebook switches codebook; --retag tags everything again.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok tag new_plans/ --out report/           ingest, tag, write report/report.html\n"
+        "  plansok tag new_plans/ --out report/ --dry-run  the same, leaving the index as it was\n"
+        "  plansok tag --train my_labels.jsonl            learn from labelled passages, then re-tag\n"
+        "  plansok tag --codebook my_codebook.toml        tag everything with another codebook\n"
+        'labels: JSONL lines {"text": ..., "tags": [...]} or CSV with columns text,tags (tags separated by ;)',
+    )
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders to ingest and tag")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where to write the batch's reports")
+    p.add_argument("--dry-run", action="store_true", help="tag and report without adding the batch to the index")
+    p.add_argument(
+        "--train",
+        nargs="*",
+        type=Path,
+        metavar="LABELS",
+        help="train the classifier (optionally on labelled passages) and re-tag",
+    )
+    p.add_argument("--codebook", type=Path, metavar="FILE", help="use this codebook (TOML) from now on and re-tag")
+    p.add_argument("--retag", action="store_true", help="tag every passage again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "codebook",
+        help="show or check the codebook of theory and theme tags",
+        description="`plansok codebook show` lists the tags; `plansok codebook check [--codebook FILE]` "
+        "validates a codebook and lists its terms that never occur in the index.",
+    )
+    p.add_argument("action", choices=["show", "check"])
+    p.add_argument("--codebook", type=Path, metavar="FILE", help="a codebook TOML (default: the index's)")
+    _index_arg(p)
+    _json_arg(p)
+
     p = sub.add_parser("remove", help="remove documents from the index")
     p.add_argument("doc_ids", nargs="+", metavar="DOC")
     _index_arg(p)
@@ -139,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="score plansok beside rank_bm25, bm25s and tantivy on judged queries "
         "(nDCG@10, recall, MRR); `plansok eval --help` for options",
+        add_help=False,
+    )
+    sub.add_parser(
+        "eval-tags",
+        help="precision, recall and F1 of the tagger (rules, classifier, both) on the hand-labelled gold set; "
+        "`plansok eval-tags --help` for options",
         add_help=False,
     )
     sub.add_parser(
@@ -233,7 +293,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         year=_parse_year(args.year),
         doc_ids=args.doc,
         standard=args.standard,
+        tags=args.tag,
     )
+    if not args.query.strip() and not args.tag:
+        raise PlansokError("give a query, or --tag TAG to list tagged passages")
     hits = ix.search(
         args.query,
         k=args.k,
@@ -259,6 +322,9 @@ def cmd_query(args: argparse.Namespace) -> int:
             where = "; ".join(f"{a['municipality'] or a['doc_id']} s. {a['page']}" for a in h.also_in[:5])
             more = f" (+{len(h.also_in) - 5})" if len(h.also_in) > 5 else ""
             print(style.dim(f"    also in: {where}{more}"))
+        if h.tags:
+            tags = ", ".join(f"{t['tag']} {t['confidence']:.2f}" for t in h.tags)
+            print(style.dim(f"    tags: {tags}"))
         print(style.dim(f"    {h.doc.doc_id} · {h.passage.passage_id}"))
         print()
     return 0
@@ -319,12 +385,107 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0 if not missing else 1
 
 
+def cmd_tag(args: argparse.Namespace) -> int:
+    ix = _open(args, create=bool(args.paths))
+    out: dict[str, Any] = {}
+    if args.codebook is not None:
+        n = ix.set_codebook(args.codebook)
+        out["retagged"] = n
+        logger.warning("codebook %s: %d passages tagged", args.codebook, n)
+    if args.train is not None:
+        model = ix.train_tagger(args.train)
+        out["trained"] = model.info
+        trained = [t for t, st in model.info["tags"].items() if st.get("trained")]
+        skipped = [t for t, st in model.info["tags"].items() if not st.get("trained")]
+        logger.warning("classifier trained for %d tags on %d passages", len(trained), model.info["documents"])
+        if skipped:
+            logger.warning("too few examples, rules only: %s", ", ".join(skipped))
+    if args.retag and args.codebook is None and args.train is None:
+        out["retagged"] = ix.retag()
+    if args.paths:
+        if args.out is None:
+            raise PlansokError("tag PATH... needs --out DIR for the reports")
+        show_bar = not args.no_progress and not args.json and sys.stderr.isatty()
+        report, written = ix.tag_batch(args.paths, args.out, dry_run=args.dry_run, progress=show_bar)
+        out["ingest"] = report.to_dict()
+        out["written"] = [str(p) for p in written]
+        for path, reason in report.failed:
+            print(f"FAILED  {path}: {reason}", file=sys.stderr)
+        if not args.json:
+            print(f"{len(report.added) + len(report.updated) + len(report.unchanged)} documents tagged"
+                  f"{' (dry run)' if args.dry_run else ''}; reports in {args.out}: "
+                  + ", ".join(Path(p).name for p in written))  # fmt: skip
+    elif args.out is not None:
+        raise PlansokError("--out goes with PATH... (the batch to tag)")
+    if not out:
+        raise PlansokError("nothing to do: give PATH... --out DIR, --train, --codebook or --retag")
+    if args.json:
+        _emit_json(out)
+    return 1 if out.get("ingest", {}).get("failed") else 0
+
+
+def cmd_codebook(args: argparse.Namespace) -> int:
+    from plansok.tag.codebook import Codebook
+
+    if args.codebook is not None:
+        codebook = Codebook.load(args.codebook)
+    else:
+        codebook = _open(args).codebook() if (args.index or Path("plansok-index")).exists() else Codebook.default()
+    if args.action == "show":
+        if args.json:
+            _emit_json([t.__dict__ for t in codebook.tags])
+            return 0
+        print(f"{codebook.name} (version {codebook.version}): {len(codebook.tags)} tags")
+        for kind in ("theory", "theme"):
+            print(f"\n{kind} tags:")
+            for t in codebook.by_kind(kind):
+                print(f"  {t.id:<26} {t.label}")
+        return 0
+    return _codebook_check(args, codebook)
+
+
+def _codebook_check(args: argparse.Namespace, codebook: Any) -> int:
+    from plansok.analysis.analyzer import Analyzer
+    from plansok.tag.tagger import Tagger
+
+    tagger = Tagger.build(codebook, Analyzer())
+    unused: dict[str, list[str]] = {}
+    index_path = args.index or Path(os.environ.get("PLANSOK_INDEX") or "plansok-index")
+    if (index_path / "plansok.sqlite").exists():
+        ix = _open(args)
+        vocab = ix.searcher().ix.bm25.vocab
+        for tag_id, terms in tagger.rules.term_lemmas().items():
+            for text, lemmas in terms:
+                if not all(lem in vocab or ("~" + lem) in vocab for lem in lemmas):
+                    unused.setdefault(tag_id, []).append(text)
+    result = {
+        "valid": True,
+        "tags": len(codebook.tags),
+        "terms": sum(len(t.terms) + len(t.weak) for t in codebook.tags),
+        "unanalysable": [f"{t}: {w}" for t, w in tagger.rules.unanalysable],
+        "never_in_index": unused,
+    }
+    if args.json:
+        _emit_json(result)
+        return 0
+    print(f"codebook OK: {result['tags']} tags, {result['terms']} terms")
+    for line in result["unanalysable"]:
+        print(f"  no words to match (only stop words?): {line}")
+    if unused:
+        print(f"terms that never occur in {index_path}:")
+        for tag_id, texts in unused.items():
+            print(f"  {tag_id}: {', '.join(texts)}")
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "query": cmd_query,
     "docs": cmd_docs,
     "show": cmd_show,
     "remove": cmd_remove,
+    "tag": cmd_tag,
+    "codebook": cmd_codebook,
 }
 
 
@@ -332,9 +493,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # The evaluation and the benchmark are programs of their own with their own
     # options; importing them up front would slow every `plansok query`.
-    if argv and argv[0] in ("eval", "bench"):
+    if argv and argv[0] in ("eval", "eval-tags", "bench"):
         if argv[0] == "eval":
             from plansok.evaluation.run import main as sub_main
+        elif argv[0] == "eval-tags":
+            from plansok.evaluation.tags import main as sub_main
         else:
             from plansok.bench.run import main as sub_main
         return int(sub_main(argv[1:]) or 0)

@@ -235,9 +235,11 @@ class Searcher:
         if filters is None:
             return None
         keep = np.fromiter((filters.accepts(d) for d in self.ix.docs), dtype=bool, count=len(self.ix.docs))
-        if keep.all():
-            return None
-        return self.ix.doc_mask(keep)
+        mask = None if keep.all() else self.ix.doc_mask(keep)
+        for tag in filters.tags:
+            has = self.ix.tag_scores(tag) > 0
+            mask = has if mask is None else mask & has
+        return mask
 
     def score(self, plan: QueryPlan, opts: SearchOptions, filters: Filters | None = None) -> np.ndarray:
         if not plan.concepts or self.ix.n_passages == 0:
@@ -333,7 +335,7 @@ class Searcher:
         opts = opts or SearchOptions()
         plan = self.plan(query, opts)
         if not plan.concepts:
-            return []
+            return self._tagged_only(plan, opts, filters) if filters and filters.tags else []
         scores = self.score(plan, opts, filters)
         scores = self._apply_phrases(plan, scores)
         if opts.expand and any(not c.phrases for c in plan.concepts):
@@ -354,6 +356,13 @@ class Searcher:
                 self._shingle_cache.clear()
             sig = self._shingle_cache[p.passage_id] = dedup.shingles(p.text)
         return sig
+
+    def _tagged_only(self, plan: QueryPlan, opts: SearchOptions, filters: Filters) -> list[Hit]:
+        """No words, only --tag: the passages with the tags, most confident first."""
+        mask = self._filter_mask(filters)
+        scores = sum(self.ix.tag_scores(t) for t in filters.tags)
+        rows, row_scores = top_k(np.where(mask, scores, 0) if mask is not None else scores, opts.k * 4 + 20)
+        return self._hits(plan, rows, row_scores, opts)
 
     def _highlight_terms(self, plan: QueryPlan, row: int) -> set[str]:
         """The query's terms, plus compound parts where all of them occur in the row."""
@@ -386,12 +395,14 @@ class Searcher:
         passages = ix.store.passages_by_pid(pids)
         items: list[tuple[float, Passage, DocumentMeta]] = []
         item_rows: list[int] = []
+        pids_of: list[int] = []
         for pid, r, s in zip(pids, rows.tolist(), row_scores.tolist()):
             p = passages.get(pid)
             if p is None:  # removed since the index was loaded
                 continue
             items.append((s, p, ix.docs[ix.row_doc[r]]))
             item_rows.append(r)
+            pids_of.append(pid)
         owners = (
             dedup.fold_signatures([self._shingles(p) for _, p, _ in items])
             if opts.fold_duplicates
@@ -421,6 +432,9 @@ class Searcher:
             snippet, hl = make_snippet(p.text, sp, opts.snippet_words)
             matched = sorted({p.text[s:e].lower() for s, e in sp})
             hits.append(Hit(rank, float(score), p, d, snippet, hl, matched, also.get(i, [])))
+        tags = ix.store.tags_of([pids_of[i] for i in chosen])
+        for h, i in zip(hits, chosen):
+            h.tags = tags.get(pids_of[i], [])
         return hits
 
 

@@ -86,13 +86,13 @@ class RuleTagger:
             self._by_first.setdefault(lemmas[0], []).append(_Term(i, text, lemmas, weight, negative))
         self._patterns += [(i, re.compile(p)) for p in tag.patterns]
 
-    def term_lemmas(self) -> dict[str, list[tuple[str, ...]]]:
-        """Tag id -> the analysed lemma sequences of its terms (for `codebook check`)."""
-        out: dict[str, list[tuple[str, ...]]] = {t.id: [] for t in self.codebook.tags}
+    def term_lemmas(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+        """Tag id -> (term as written, its analysed lemmas), for `codebook check`."""
+        out: dict[str, list[tuple[str, tuple[str, ...]]]] = {t.id: [] for t in self.codebook.tags}
         for terms in self._by_first.values():
             for term in terms:
                 if not term.negative:
-                    out[self.codebook.tags[term.tag].id].append(term.lemmas)
+                    out[self.codebook.tags[term.tag].id].append((term.text, term.lemmas))
         return out
 
     def tag(self, words: Sequence[Word], text: str = "") -> dict[str, RuleHit]:

@@ -68,7 +68,8 @@ def test_quick_bench_reports_every_system(capsys: pytest.CaptureFixture[str], tm
     res = json.loads(capsys.readouterr().out)
 
     ingest = {r["system"]: r for r in res["ingest"]}
-    assert set(ingest) == {"plansok", "pdfplumber", "pypdfium2"}
+    assert set(ingest) == {"plansok", "plansok-untagged", "pdfplumber", "pypdfium2"}
+    assert ingest["plansok-untagged"]["tagging_overhead"] > -0.5
     for r in ingest.values():
         assert _positive(r["pages_per_s"]), r
 

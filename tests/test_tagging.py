@@ -1,0 +1,173 @@
+"""Theory and theme tags: codebook, rules on real word forms, the classifier,
+tags in the index and in query results, batch reports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plansok.analysis.analyzer import Analyzer
+from plansok.api import Filters, Index
+from plansok.errors import PlansokError
+from plansok.tag.codebook import Codebook
+from plansok.tag.model import TagModel
+from plansok.tag.tagger import Tagger
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger.build(Codebook.default(), Analyzer())
+
+
+def rule_tags(tagger: Tagger, text: str, standard: str = "nb") -> dict[str, list[str]]:
+    from plansok.tag.rules import Word
+
+    words = [Word.from_token_terms(tt) for tt in tagger.analyzer.analyze(text, standard)]
+    return {k: h.evidence for k, h in tagger.rules.fired(tagger.rules.tag(words, text)).items()}
+
+
+def test_shipped_codebook_has_the_theories_and_themes() -> None:
+    cb = Codebook.default()
+    assert {"npm", "resultatenhetsmodellen", "institusjonell", "utviklingsokologi", "sosial-eksklusjon"} <= set(
+        t.id for t in cb.by_kind("theory")
+    )
+    assert {"barnefattigdom", "sosialhjelp", "livskvalitet", "bolig", "oppvekst"} <= set(
+        t.id for t in cb.by_kind("theme")
+    )
+    assert all(t.references for t in cb.by_kind("theory"))
+
+
+@pytest.mark.parametrize(
+    ("text", "standard", "tag", "evidence"),
+    [
+        ("Barnefattigdommen har økt i kommunen de siste ti årene.", "nb", "barnefattigdom", "barnefattigdommen"),
+        ("Mange barn i lavinntektsfamiliar får ikkje delta.", "nn", "barnefattigdom", "barn i lavinntektsfamiliar"),
+        ("Antall sosialhjelpsmottakere har gått ned etter NAV-reformen.", "nb", "sosialhjelp", "sosialhjelpsmottakere"),
+        ("Kommunen har innført resultatenhetsmodellen med flat struktur.", "nb", "resultatenhetsmodellen",
+         "resultatenhetsmodellen"),
+        ("RE-modellen gir enhetslederne stor operativ frihet.", "nb", "resultatenhetsmodellen", "operativ frihet"),
+        ("Reformen handler mest om legitimitet og omdømme.", "nb", "institusjonell", "legitimitet"),
+        ("Bronfenbrenner skiller mellom mikrosystem og makrosystem.", "nb", "utviklingsokologi", "bronfenbrenner"),
+        ("Utanforskapet blant unge vaksne aukar.", "nn", "sosial-eksklusjon", "utanforskapet"),
+    ],
+)  # fmt: skip
+def test_rules_match_real_word_forms(tagger: Tagger, text: str, standard: str, tag: str, evidence: str) -> None:
+    found = rule_tags(tagger, text, standard)
+    assert tag in found, found
+    assert evidence in [e.lower() for e in found[tag]]
+
+
+def test_negative_patterns_are_not_evidence(tagger: Tagger) -> None:
+    assert "inkludering" not in rule_tags(tagger, "Kommunen er en IA-bedrift med inkluderende arbeidsliv.")
+    assert "inkludering" in rule_tags(tagger, "Inkludering av flyktninger i lokalsamfunnet er et mål.")
+    assert "helse" not in rule_tags(tagger, "Enheten Helse og familie har ansvaret for saken.")
+
+
+def test_codebook_errors_name_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "cb.toml"
+    bad.write_text(
+        '[[tag]]\nid = "Bolig"\nkind = "topic"\nlabel = "x"\nterms = ["bolig"]\npatterns = ["(unclosed"]\n'
+        '[[tag]]\nid = "a"\nkind = "theme"\nlabel = "a"\nterms = []\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(PlansokError) as exc:
+        Codebook.load(bad)
+    msg = str(exc.value)
+    assert "id must be lower-case" in msg and "kind must be one of" in msg
+    assert "bad regular expression" in msg and "needs terms or patterns" in msg
+
+
+def test_classifier_learns_saves_and_loads(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    house = ["bolig", "husleie", "utleiebolig", "startlån", "bostøtte"]
+    other = ["vei", "vann", "avløp", "næring", "turisme", "hytte"]
+    docs, y = [], []
+    for _ in range(80):
+        pos = rng.random() < 0.5
+        words = list(rng.choice(house if pos else other, 4)) + list(rng.choice(other, 3))
+        docs.append(words)
+        y.append(1 if pos else 0)
+    model = TagModel.train(docs, {"bolig": np.asarray(y, dtype=np.int8)})
+    p = model.predict_proba([["startlån", "bostøtte", "vei"], ["avløp", "vann"]])
+    assert p[0, 0] > 0.7 > 0.3 > p[1, 0]
+    model.save(tmp_path / "tagger")
+    loaded = TagModel.load(tmp_path / "tagger")
+    assert loaded is not None and loaded.tags == ["bolig"]
+    np.testing.assert_allclose(loaded.predict_proba([["startlån"]]), model.predict_proba([["startlån"]]), rtol=1e-6)
+    assert "startlån" in loaded.top_terms(["startlån", "vei"], "bolig")
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    src = tmp_path_factory.mktemp("src")
+    for name in ("3324_gol_samfunnsdel_2018-2030.pdf", "3330_hol_handlingsplan_folkehelse_2021-2033.md"):
+        shutil.copy(REPO / "corpus" / name, src / name)
+    ix = Index.open(tmp_path_factory.mktemp("ix") / "index", create=True)
+    assert ix.ingest([src]).ok
+    return ix
+
+
+def test_passages_are_tagged_at_ingest_and_filterable(small_index: Index) -> None:
+    hits = small_index.search("folkehelse", k=5)
+    assert any(t["tag"] == "helse" for h in hits for t in h.tags)
+    tagged = small_index.search("", k=5, filters=Filters(tags=["helse"]))
+    assert tagged and all(any(t["tag"] == "helse" for t in h.tags) for h in tagged)
+    assert [h.score for h in tagged] == sorted((h.score for h in tagged), reverse=True)
+    both = small_index.search("tiltak", k=20, filters=Filters(tags=["helse", "oppvekst"]))
+    assert all({"helse", "oppvekst"} <= {t["tag"] for t in h.tags} for h in both)
+    with pytest.raises(PlansokError, match="unknown tag"):
+        small_index.search("", filters=Filters(tags=["nosuchtag"]))
+
+
+def test_training_with_labels_persists_a_model_and_retags(small_index: Index, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.jsonl"
+    rows = [
+        {"text": "Kommunen skal gi alle barn et godt oppvekstmiljø med trygge skoler.", "tags": ["oppvekst"]},
+        {"text": "Folkehelsearbeidet skal redusere sosiale forskjeller i helse.", "tags": ["helse", "sosial-ulikhet"]},
+    ]
+    labels.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    model = small_index.train_tagger([labels])
+    assert (small_index.path / "tagger" / "model.npz").exists()
+    assert model.info["labelled"] == 2 and model.tags
+    sources = {t["source"] for h in small_index.search("folkehelse", k=10) for t in h.tags}
+    assert sources & {"rule+model", "model"}
+
+
+def test_batch_report_dry_run_leaves_the_index_alone(small_index: Index, tmp_path: Path) -> None:
+    before = [d.doc_id for d in small_index.documents()]
+    out = tmp_path / "report"
+    report, written = small_index.tag_batch(
+        [REPO / "corpus" / "3326_hemsedal_samfunnsdel_2019-2030.pdf"], out, dry_run=True
+    )
+    assert report.ok and [d.doc_id for d in small_index.documents()] == before
+    names = {p.name for p in written}
+    assert {"passages.csv", "passages.json", "document_tags.csv", "municipality_tags.csv", "theory_theme.csv",
+            "report.html", "heatmap_documents.png"} <= names  # fmt: skip
+    with open(out / "document_tags.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["doc_id"] for r in rows] == ["3326_hemsedal_samfunnsdel_2019-2030"]
+    assert int(rows[0]["passages"]) > 10 and float(rows[0]["helse_share"]) <= 1
+    with open(out / "passages.csv", newline="", encoding="utf-8") as fh:
+        passages = list(csv.DictReader(fh))
+    assert passages[0]["citation"].startswith("Hemsedal, ")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and "Hemsedal, Kommuneplan" in page and "max-width" in page
+    assert (out / "heatmap_documents.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_codebook_check_and_show(small_index: Index, capsys: pytest.CaptureFixture[str]) -> None:
+    from plansok.cli import main
+
+    assert main(["codebook", "check", "--index", str(small_index.path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["valid"] and result["tags"] == 23
+    assert "bronfenbrenner" in result["never_in_index"]["utviklingsokologi"]
+    assert main(["codebook", "show", "--index", str(small_index.path)]) == 0
+    assert "resultatenhetsmodellen" in capsys.readouterr().out
