@@ -28,6 +28,12 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
+def corpus(shared: Path) -> Path:
+    """The shared corpus: plans/ (text), pdf/ (with pagemap.json), reports/thesis.pdf."""
+    return shared / "corpus"
+
+
+@pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     """The embedded sample corpus, ingested once for the whole session."""
     ix = Index.open(tmp_path_factory.mktemp("sample") / "index", create=True)

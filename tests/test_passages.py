@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 from pathlib import Path
 
@@ -11,27 +10,6 @@ import pytest
 from plansok.ingest.passages import heading_level, split_passages, split_sentences
 from plansok.ingest.pdf import extract_pdf
 from plansok.models import Page
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _shared_corpus() -> Path | None:
-    root = os.environ.get("PLANSOK_SHARED")
-    candidates = [Path(root)] if root else []
-    candidates.append(REPO.parent / "shared")
-    for base in candidates:
-        for corpus in (base / "corpus", base):
-            if (corpus / "pdf" / "pagemap.json").is_file():
-                return corpus
-    return None
-
-
-@pytest.fixture(scope="module")
-def corpus() -> Path:
-    found = _shared_corpus()
-    if found is None:
-        pytest.skip("shared corpus not found (set PLANSOK_SHARED)")
-    return found
 
 
 def _sentence(i: int, n_words: int = 12) -> str:

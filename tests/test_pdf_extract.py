@@ -7,7 +7,6 @@ The shared corpus lives outside the repository: ``$PLANSOK_SHARED/corpus`` or
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections import Counter
@@ -26,27 +25,6 @@ from plansok.ingest.clean import (
 )
 from plansok.ingest.pdf import extract_pdf
 from plansok.models import Page
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _shared_corpus() -> Path | None:
-    root = os.environ.get("PLANSOK_SHARED")
-    candidates = [Path(root)] if root else []
-    candidates.append(REPO.parent / "shared")
-    for base in candidates:
-        for corpus in (base / "corpus", base):
-            if (corpus / "pdf" / "pagemap.json").is_file():
-                return corpus
-    return None
-
-
-@pytest.fixture(scope="module")
-def corpus() -> Path:
-    found = _shared_corpus()
-    if found is None:
-        pytest.skip("shared corpus not found (set PLANSOK_SHARED)")
-    return found
 
 
 @pytest.fixture(scope="module")
