@@ -136,7 +136,7 @@ def format_table(res: dict[str, Any]) -> str:
         "",
         "notes: plansok (ranking) = BM25.from_counts + top_k on the same terms as the peers.",
         "  plansok (full query) = on-disk index write (= build), then Index.search(k=10): query",
-        "  analysis, feedback, folding, snippets, citations; index MB = loaded, after 1st query.",
+        "  analysis, page context, folding, snippets, citations, tags; index MB = loaded, after 1st query.",
         "  index MB = RSS after build minus before (input held); each system in its own process.",
     ]
     return "\n".join(out)
