@@ -151,6 +151,43 @@ class Index:
                 shutil.rmtree(tmp, ignore_errors=True)
         return report, written
 
+    # -- collections and exports ------------------------------------------------------
+    def collections(self) -> Any:  # -> plansok.collect.collections.Collections
+        from plansok.collect.collections import Collections
+
+        return Collections(self.path)
+
+    def collect(
+        self,
+        name: str,
+        query: str,
+        *,
+        k: int = 10,
+        ranks: Iterable[int] | None = None,
+        filters: Filters | None = None,
+        **options: Any,
+    ) -> list[Hit]:
+        """Save the hits of ``query`` (all ``k``, or the chosen ranks) in collection ``name``."""
+        hits = self.search(query, k=max([k, *(ranks or [])]), filters=filters, **options)
+        if ranks is not None:
+            wanted = set(ranks)
+            hits = [h for h in hits if h.rank in wanted]
+        fingerprints = self.store.document_hashes()
+        filters_dict = filters.__dict__ if filters is not None else {}
+        self.collections().add_hits(name, hits, query, filters_dict, fingerprints)
+        return hits
+
+    def collect_passage(self, name: str, passage_id: str) -> int:
+        """Add one passage by id (``doc_id#ordinal``) to collection ``name``."""
+        doc_id, _, ordinal = passage_id.rpartition("#")
+        doc = self.document(doc_id)
+        for pid, p in self.store.passages_of(doc_id):
+            if str(p.ordinal) == ordinal:
+                citation = Hit(0, 0.0, p, doc, "").citation
+                tags = self.store.tags_of([pid]).get(pid, [])
+                return self.collections().add_passage(name, p, citation, doc.source_url, doc.sha256, tags)
+        raise PlansokError(f"no passage {passage_id!r} (passage ids look like {doc_id}#12; see `plansok show`)")
+
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
         with self.store.write_lock():
             return self.store.remove_documents(list(doc_ids))

@@ -48,6 +48,35 @@ def _json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON (see README, 'JSON output')")
 
 
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--kommune",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="municipality name or number (repeatable)",
+    )
+    p.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        dest="doc_type",
+        metavar="TYPE",
+        help="document type (repeatable): " + ", ".join(DOC_TYPES),
+    )
+    p.add_argument("--year", metavar="FROM-TO", help="plan period overlapping these years, e.g. 2018-2030 or 2020")
+    p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
+    p.add_argument("--standard", choices=["nb", "nn"], help="only bokmål or nynorsk documents")
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only passages with this theory or theme tag (repeatable: all must apply); "
+        "without a query, the tagged passages, most confident first (see `plansok codebook show`)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plansok",
@@ -92,32 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "query", nargs="?", default="", help='the query, e.g. barnefattigdom or "\\"tidlig innsats\\" -skole"'
     )
     p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
-    p.add_argument(
-        "--kommune",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="municipality name or number (repeatable)",
-    )
-    p.add_argument(
-        "--type",
-        action="append",
-        default=[],
-        dest="doc_type",
-        metavar="TYPE",
-        help="document type (repeatable): " + ", ".join(DOC_TYPES),
-    )
-    p.add_argument("--year", metavar="FROM-TO", help="plan period overlapping these years, e.g. 2018-2030 or 2020")
-    p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
-    p.add_argument("--standard", choices=["nb", "nn"], help="only bokmål or nynorsk documents")
-    p.add_argument(
-        "--tag",
-        action="append",
-        default=[],
-        metavar="TAG",
-        help="only passages with this theory or theme tag (repeatable: all must apply); "
-        "without a query, the tagged passages, most confident first (see `plansok codebook show`)",
-    )
+    _filter_args(p)
     p.add_argument(
         "--all", action="store_true", help="require every word or phrase (default: more matches rank higher)"
     )
@@ -180,6 +184,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["show", "check"])
     p.add_argument("--codebook", type=Path, metavar="FILE", help="a codebook TOML (default: the index's)")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "collect",
+        help="save hits of a query in a named collection; code them and write memos",
+        description="A collection is a chain of evidence: passages with the query that found them, your own "
+        "codes and memos, and their citations. It lives beside the index and survives re-indexing.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        '  plansok collect fattigdom "barnefattigdom" --ranks 1,2,5     save hits 1, 2 and 5\n'
+        "  plansok collect fattigdom --add thesis#108                   save one passage by id\n"
+        '  plansok collect fattigdom --code 3 "strukturell forklaring"   give item 3 a code of your own\n'
+        '  plansok collect fattigdom --item-memo 3 "kommunen ser det som et NAV-ansvar"\n'
+        '  plansok collect fattigdom --memo "Planene omtaler barnefattigdom som statlig ansvar"\n'
+        "  plansok collect fattigdom --remove 2\n"
+        "Items are named by their number in `plansok show-collection NAME` or by passage id.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("query", nargs="?", default="", help="run this query and save its hits")
+    p.add_argument("-k", type=int, default=10, help="hits to save when --ranks is not given (default 10)")
+    p.add_argument("--ranks", metavar="LIST", help="which hits to save, e.g. 1,3-5")
+    _filter_args(p)
+    p.add_argument("--add", action="append", default=[], metavar="PASSAGE", help="save a passage by id (doc#n)")
+    p.add_argument("--remove", action="append", default=[], metavar="ITEM", help="take an item out")
+    p.add_argument("--code", nargs=2, action="append", default=[], metavar=("ITEM", "CODE"), help="add your own code")
+    p.add_argument("--uncode", nargs=2, action="append", default=[], metavar=("ITEM", "CODE"), help="remove a code")
+    p.add_argument(
+        "--item-memo", nargs=2, action="append", default=[], metavar=("ITEM", "TEXT"), help="memo on an item"
+    )
+    p.add_argument("--memo", metavar="TEXT", help="the collection's memo (your finding)")
+    p.add_argument("--delete", action="store_true", help="delete the whole collection")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser("collections", help="list collections")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "show-collection",
+        help="print a collection as a chain of evidence: memo, codes, quote, citation",
+        description="Each passage is checked against the index: current, moved (same words elsewhere), "
+        "changed (its place now holds other words) or vanished (its document was removed).",
+    )
+    p.add_argument("name", metavar="NAME")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "export",
+        help="export a collection or query results: REFI-QDA (.qdpx), CSV, XLSX, BibTeX, RIS",
+        description="qdpx: a REFI-QDA project for NVivo, ATLAS.ti, MAXQDA and QualCoder (sources, codes from "
+        "the codebook and your own, codings at exact character positions, memos). csv/xlsx: one row per "
+        "passage with citation, text, tags, codes and memo, and the query and date. bibtex/ris: references "
+        "for the documents.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--collection", metavar="NAME", help="export this collection")
+    src.add_argument("--query", metavar="QUERY", help="export the hits of this query")
+    p.add_argument("--format", required=True, choices=["qdpx", "csv", "xlsx", "bibtex", "ris"])
+    p.add_argument("--out", required=True, type=Path, metavar="FILE")
+    p.add_argument("-k", type=int, default=50, help="hits to export with --query (default 50)")
+    _filter_args(p)
     _index_arg(p)
     _json_arg(p)
 
@@ -283,11 +351,10 @@ def _highlighted(text: str, spans: Sequence[Sequence[int]], style: _Style) -> st
     return "".join(out)
 
 
-def cmd_query(args: argparse.Namespace) -> int:
+def _filters(args: argparse.Namespace):  # -> Filters
     from plansok.query.search import Filters
 
-    ix = _open(args)
-    filters = Filters(
+    return Filters(
         municipality=args.kommune,
         doc_type=args.doc_type,
         year=_parse_year(args.year),
@@ -295,6 +362,12 @@ def cmd_query(args: argparse.Namespace) -> int:
         standard=args.standard,
         tags=args.tag,
     )
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+
+    ix = _open(args)
+    filters = _filters(args)
     if not args.query.strip() and not args.tag:
         raise PlansokError("give a query, or --tag TAG to list tagged passages")
     hits = ix.search(
@@ -478,6 +551,127 @@ def _codebook_check(args: argparse.Namespace, codebook: Any) -> int:
     return 0
 
 
+def _ranks(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError as exc:
+        raise PlansokError(f"--ranks: expected numbers like 1,3-5, got {text!r}") from exc
+    return out
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    cols = ix.collections()
+    if args.delete:
+        cols.delete(args.name)
+        print(f"deleted collection {args.name}")
+        return 0
+    cols.ensure(args.name)
+    done: dict[str, Any] = {}
+    if args.query:
+        hits = ix.collect(args.name, args.query, k=args.k, ranks=_ranks(args.ranks), filters=_filters(args))
+        done["saved"] = [h.passage.passage_id for h in hits]
+    for pid in args.add:
+        ix.collect_passage(args.name, pid)
+        done.setdefault("added", []).append(pid)
+    for ref, code in args.code:
+        cols.code(args.name, ref, [code])
+    for ref, code in args.uncode:
+        cols.code(args.name, ref, [code], remove=True)
+    for ref, memo in args.item_memo:
+        cols.item_memo(args.name, ref, memo)
+    if args.memo is not None:
+        cols.set_memo(args.name, args.memo)
+    if args.remove:
+        done["removed"] = cols.remove(args.name, args.remove)
+    col = cols.get(args.name)
+    if args.json:
+        _emit_json(done | {"collection": args.name, "passages": len(col.items)})
+    else:
+        print(
+            f"{args.name}: {len(col.items)} passages" + (f" (+{len(done['saved'])} saved)" if "saved" in done else "")
+        )
+    return 0
+
+
+def cmd_collections(args: argparse.Namespace) -> int:
+    rows = _open(args).collections().names()
+    if args.json:
+        _emit_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['name']:<30} {r['passages']:>5} passages  updated {r['updated']}  {r['memo'][:60]}")
+    if not rows:
+        print('no collections yet (plansok collect NAME "query")')
+    return 0
+
+
+def cmd_show_collection(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    col = ix.collections().get(args.name, ix.store)
+    if args.json:
+        _emit_json(col.to_dict())
+        return 0
+    print(f"# {col.name}")
+    if col.memo:
+        print(f"\nmemo: {col.memo}")
+    for q in col.queries:
+        print(f"query: {q['query']}  ({q['run_at']})")
+    for item in col.items:
+        flag = "" if item.status == "current" else f"  [{item.status.upper()}]"
+        print(f"\n{item.id}. {item.citation}{flag}")
+        if item.codes:
+            print(f"   codes: {', '.join(item.codes)}")
+        if item.tags:
+            print(f"   tags: {', '.join(t['tag'] for t in item.tags)}")
+        if item.memo:
+            print(f"   memo: {item.memo}")
+        print(textwrap.indent(textwrap.fill("«" + item.text + "»", width=96), "   "))
+        if item.now:
+            print(f"   now: {item.now.get('passage_id')} page {item.now.get('page')}")
+        print(f"   {item.passage_id}" + (f" · found by: {item.query}" if item.query else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from plansok.collect import export
+
+    ix = _open(args)
+    docs = {d.doc_id: d for d in ix.documents()}
+    if args.collection:
+        col = ix.collections().get(args.collection, ix.store)
+        table = export.collection_table(col, docs)
+        doc_ids = list(dict.fromkeys(i.doc_id for i in col.items))
+    else:
+        filters = _filters(args)
+        hits = ix.search(args.query, k=args.k, filters=filters)
+        table = export.hits_table(hits, args.query, filters.__dict__)
+        doc_ids = list(dict.fromkeys(h.doc.doc_id for h in hits))
+    fmt = args.format
+    if fmt == "csv":
+        path = export.write_csv(table, args.out)
+    elif fmt == "xlsx":
+        path = export.write_xlsx(table, args.out)
+    elif fmt == "bibtex":
+        path = export.write_text(args.out, export.bibtex([docs[d] for d in doc_ids if d in docs]))
+    elif fmt == "ris":
+        path = export.write_text(args.out, export.ris([docs[d] for d in doc_ids if d in docs]))
+    else:
+        from plansok.collect.qdpx_project import write_project
+
+        path = write_project(ix, table, doc_ids, args.out, collection=args.collection)
+    if args.json:
+        _emit_json({"written": str(path), "passages": len(table.rows), "documents": len(doc_ids)})
+    else:
+        print(f"wrote {path}: {len(table.rows)} passages from {len(doc_ids)} documents")
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "query": cmd_query,
@@ -485,6 +679,10 @@ COMMANDS = {
     "show": cmd_show,
     "remove": cmd_remove,
     "tag": cmd_tag,
+    "collect": cmd_collect,
+    "collections": cmd_collections,
+    "show-collection": cmd_show_collection,
+    "export": cmd_export,
     "codebook": cmd_codebook,
 }
 
