@@ -197,8 +197,11 @@ class Collections:
                     (name, query, json.dumps(filters or {}, ensure_ascii=False, default=str), _now()),
                 )
             for h in hits:
-                ids.append(self._insert(name, h.passage, h.citation, h.doc.source_url, fingerprints.get(h.doc.doc_id, h.doc.sha256),
-                                        query, h.rank, h.score, h.tags))  # fmt: skip
+                fingerprint = fingerprints.get(h.doc.doc_id, h.doc.sha256)
+                item = self._insert(
+                    name, h.passage, h.citation, h.doc.source_url, fingerprint, query, h.rank, h.score, h.tags
+                )
+                ids.append(item)
             self._touch(name)
         return ids
 
