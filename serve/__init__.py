@@ -1,0 +1,1 @@
+"""A local web view over the Python API (`plansok serve`)."""
