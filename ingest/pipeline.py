@@ -19,6 +19,7 @@ from plansok.index.store import AnalysedDoc, IndexStore
 from plansok.ingest.formats import read_docx, read_html, read_text
 from plansok.ingest.metadata import apply_manifest, infer_metadata
 from plansok.ingest.passages import split_passages
+from plansok.ingest.workers import DEFAULT_TIMEOUT
 from plansok.models import Document, Page
 
 logger = logging.getLogger(__name__)
@@ -116,14 +117,14 @@ def fingerprint(path: Path, manifest_row: dict[str, str] | None = None) -> str:
     return digest
 
 
-def read_pages(path: Path) -> tuple[list[Page], dict[str, str]]:
+def read_pages(path: Path, ocr: bool = False) -> tuple[list[Page], dict[str, str]]:
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise IngestError(path, "empty file (0 bytes)")
     if suffix == ".pdf":
         from plansok.ingest.pdf import extract_pdf
 
-        return extract_pdf(path)
+        return extract_pdf(path, ocr=True) if ocr else extract_pdf(path)
     if suffix in (".html", ".htm"):
         return read_html(path)
     if suffix == ".docx":
@@ -131,10 +132,12 @@ def read_pages(path: Path) -> tuple[list[Page], dict[str, str]]:
     return read_text(path)
 
 
-def read_document(path: Path, doc_id: str, manifest_row: dict[str, str] | None = None) -> Document:
+def read_document(
+    path: Path, doc_id: str, manifest_row: dict[str, str] | None = None, *, ocr: bool = False
+) -> Document:
     """Read one file into cleaned pages and metadata. Raises IngestError."""
     try:
-        pages, stated = read_pages(path)
+        pages, stated = read_pages(path, ocr)
     except IngestError:
         raise
     except (OSError, ValueError, RuntimeError, KeyError, IndexError) as exc:
@@ -229,62 +232,74 @@ def ingest(
     progress: bool = True,
     analyser: DocumentAnalyser | None = None,
     tag: bool = True,
+    ocr: bool = False,
+    workers: int = 1,
+    timeout: float = DEFAULT_TIMEOUT,
+    dask_client=None,
 ) -> IngestReport:
     """Ingest files into ``store``. Unchanged files (same content hash) are
     skipped; a changed file replaces its document; failures are reported, not
-    raised."""
+    raised. ``workers`` > 1 reads and analyses in that many processes, a
+    ``dask_client`` on a Dask cluster; the index is written here either way."""
+    from plansok.ingest.workers import Job, TagConfig, run_dask, run_local, run_serial
+
     t0 = time.perf_counter()
     report = IngestReport()
     files, bad = expand_paths(paths)
     report.failed.extend(bad)
     manifest = manifest or {}
-    analyser = analyser or DocumentAnalyser()
     with store.write_lock():
-        tagger = _tagger(store, analyser) if tag else None
         known = store.document_hashes()
-        seen: dict[str, Path] = {}
+        jobs = _jobs(files, known, manifest, report, ocr, Job)
+        tag_config = TagConfig(store.get_meta("codebook"), str(store.path / "tagger")) if tag else None
+        if dask_client is not None:
+            outcomes = run_dask(jobs, tag_config, dask_client)
+        elif workers > 1:
+            outcomes = run_local(jobs, tag_config, workers, timeout)
+        else:
+            analyser = analyser or DocumentAnalyser()
+            tagger = _tagger(store, analyser) if tag else None
+            outcomes = run_serial(jobs, analyser, tagger, timeout)
         pending: list[AnalysedDoc] = []
-        bar = _progress(files, progress)
-        for path in bar:
-            doc_id = doc_id_for(path)
-            if doc_id in seen:
-                report.failed.append(
-                    (str(path), f"document id {doc_id!r} is already used by {seen[doc_id]} in this batch")
-                )
+        for out in _progress(outcomes, progress, len(jobs)):
+            if out.error is not None:
+                logger.error("%s: %s", out.job.path, out.error)
+                report.failed.append((out.job.path, out.error))
                 continue
-            seen[doc_id] = path
-            try:
-                if known.get(doc_id) == fingerprint(path, manifest.get(doc_id)):
-                    report.unchanged.append(doc_id)
-                    continue
-                doc = read_document(path, doc_id, manifest.get(doc_id))
-                analysed = analyser.analyse(doc, tagger)
-                if not analysed.passages:
-                    raise IngestError(path, "no passages: the document has no body text")
-            except IngestError as exc:
-                logger.error("%s", exc)
-                report.failed.append((exc.path, exc.reason))
-                continue
-            except OSError as exc:
-                report.failed.append((str(path), f"cannot read ({exc.strerror or exc})"))
-                continue
-            except Exception as exc:  # a reader's bug must not end the batch
-                logger.debug("unexpected error on %s", path, exc_info=True)
-                report.failed.append((str(path), f"unexpected error ({exc.__class__.__name__}: {exc})"))
-                continue
-            for w in doc.warnings:
+            for w in out.warnings:
                 logger.warning("%s", w)
-            report.warnings.extend(doc.warnings)
-            (report.updated if doc_id in known else report.added).append(doc_id)
-            report.pages += len(doc.pages)
-            report.passages += len(analysed.passages)
-            pending.append(analysed)
+            report.warnings.extend(out.warnings)
+            (report.updated if out.job.doc_id in known else report.added).append(out.job.doc_id)
+            report.pages += out.pages
+            report.passages += len(out.doc.passages)
+            pending.append(out.doc)
             if len(pending) >= COMMIT_EVERY:
                 store.add_documents(pending)
                 pending = []
         store.add_documents(pending)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _jobs(files, known, manifest, report: IngestReport, ocr: bool, job_cls) -> list:
+    """The files that need reading: unique ids, changed or new."""
+    jobs = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        doc_id = doc_id_for(path)
+        if doc_id in seen:
+            report.failed.append((str(path), f"document id {doc_id!r} is already used by {seen[doc_id]} in this batch"))
+            continue
+        seen[doc_id] = path
+        try:
+            if known.get(doc_id) == fingerprint(path, manifest.get(doc_id)):
+                report.unchanged.append(doc_id)
+                continue
+        except OSError as exc:
+            report.failed.append((str(path), f"cannot read ({exc.strerror or exc})"))
+            continue
+        jobs.append(job_cls(str(path), doc_id, manifest.get(doc_id), ocr))
+    return jobs
 
 
 def _tagger(store: IndexStore, analyser: DocumentAnalyser):  # -> Tagger
@@ -298,9 +313,9 @@ def _tagger(store: IndexStore, analyser: DocumentAnalyser):  # -> Tagger
     return analyser._tagger
 
 
-def _progress(files: list[Path], enabled: bool) -> Iterable[Path]:
-    if not enabled or len(files) < 2:
-        return files
+def _progress(items: Iterable, enabled: bool, total: int) -> Iterable:
+    if not enabled or total < 2:
+        return items
     from tqdm import tqdm
 
-    return tqdm(files, desc="ingest", unit="file", leave=False, dynamic_ncols=True)
+    return tqdm(items, total=total, desc="ingest", unit="file", leave=False, dynamic_ncols=True)

@@ -89,9 +89,14 @@ class Tagger:
 
     @classmethod
     def for_index(cls, store, analyzer: Analyzer) -> Tagger:  # store: IndexStore
-        text = store.get_meta("codebook")
-        codebook = Codebook.from_text(text, f"{store.path} (stored codebook)") if text else Codebook.default()
-        model = TagModel.load(store.path / MODEL_DIR)
+        return cls.from_config(store.get_meta("codebook"), store.path / MODEL_DIR, analyzer)
+
+    @classmethod
+    def from_config(cls, codebook_text: str | None, model_dir: Path, analyzer: Analyzer) -> Tagger:
+        """A codebook's text (None: the shipped one) and a model folder: what a
+        worker process needs to tag exactly as the index does."""
+        codebook = Codebook.from_text(codebook_text, "the index's codebook") if codebook_text else Codebook.default()
+        model = TagModel.load(model_dir)
         if model is not None and model.info.get("codebook") not in (None, codebook.digest):
             logger.warning("the tag model was trained with another codebook; retrain with `plansok tag --train`")
         return cls.build(codebook, analyzer, model)
