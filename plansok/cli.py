@@ -662,9 +662,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif fmt == "ris":
         path = export.write_text(args.out, export.ris([docs[d] for d in doc_ids if d in docs]))
     else:
-        from plansok.collect.qdpx_project import write_project
+        from plansok.collect.qdpx_project import Quote, write_project
 
-        path = write_project(ix, table, doc_ids, args.out, collection=args.collection)
+        if args.collection:
+            quotes = [Quote(i.doc_id, i.ordinal, i.text, [t["tag"] for t in i.tags], i.codes, i.memo, i.citation)
+                      for i in col.items]  # fmt: skip
+            path = write_project(ix, quotes, args.out, col.name, col.memo, [q["query"] for q in col.queries])
+        else:
+            quotes = [Quote(h.doc.doc_id, h.passage.ordinal, h.passage.text, [t["tag"] for t in h.tags], [], "",
+                            h.citation) for h in hits]  # fmt: skip
+            path = write_project(ix, quotes, args.out, f"query {args.query}", "", [args.query])
     if args.json:
         _emit_json({"written": str(path), "passages": len(table.rows), "documents": len(doc_ids)})
     else:

@@ -121,3 +121,33 @@ def test_cli_collect_show_and_export(ix: Index, tmp_path: Path, capsys: pytest.C
     assert "TI  - " in out_file.read_text(encoding="utf-8")
     assert main(["show-collection", "nosuch", "--index", idx]) == 2
     assert "no collection 'nosuch'" in capsys.readouterr().err
+
+
+def test_qdpx_export_codes_the_exact_passages(ix: Index, tmp_path: Path, write_plan) -> None:
+    import zipfile
+
+    from plansok.collect.qdpx import read_qdpx, validate
+    from plansok.collect.qdpx_project import Quote, write_project
+
+    ix.collect("funn", "barnefattigdom OR sosialhjelpsmottakere OR utleieboliger", k=10)
+    cols = ix.collections()
+    cols.code("funn", "1", ["ansvar"])
+    cols.item_memo("funn", "1", "NAV har ansvaret")
+    ix.remove(["3330_hol_plan_2021"])  # one quote's document is gone: it must still be exported
+    col = cols.get("funn", ix.store)
+    quotes = [Quote(i.doc_id, i.ordinal, i.text, [t["tag"] for t in i.tags], i.codes, i.memo, i.citation)
+              for i in col.items]  # fmt: skip
+    path = write_project(ix, quotes, tmp_path / "funn.qdpx", "funn", "Funn om ansvar", ["barnefattigdom"])
+    with zipfile.ZipFile(path) as z:
+        assert validate(z.read("project.qde")) == []
+    project = read_qdpx(path)
+    saved = {i.text for i in col.items}
+    coded = {s.text[c.start : c.end] for s in project.sources for c in s.codings}
+    assert coded == saved
+    names = {c.name for top in project.codes for c in [top, *top.children]}
+    assert {"plansok: funn", "ansvar", "Barnefattigdom", "Sosialhjelp"} <= names
+    memo = next(n for n in project.notes if n.text == "NAV har ansvaret")
+    source = next(s for s in project.sources if s.guid == memo.source_guid)
+    assert source.text[memo.start : memo.end] in saved
+    assert any("no longer in the index" in s.name for s in project.sources)
+    assert any("Funn om ansvar" in n.text for n in project.notes)
