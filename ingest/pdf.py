@@ -15,15 +15,24 @@ from __future__ import annotations
 import logging
 import re
 import statistics
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 
 import pypdfium2 as pdfium
 
 from plansok.errors import IngestError
-from plansok.ingest.clean import clean_pages
+from plansok.ingest.clean import (
+    clean_pages,
+    clean_text,
+    normalize_chars,
+    normalize_whitespace,
+    running_line_keys,
+    strip_running_lines,
+)
+from plansok.ingest.ocr import OcrError, ocr_page, ocr_unavailable_reason
 from plansok.ingest.tables import Table, TableReader, has_ruling
 from plansok.models import Page
 
@@ -40,6 +49,7 @@ GUTTER_MIN_WIDTH = 6.0  # points; narrower gaps are word spaces in one column
 # Stands in for a table during layout; private-use, so no real text contains it.
 _TABLE_MARK = "\ue000T{}\ue000"
 _TABLE_MARK_RE = re.compile("\ue000T(\\d+)\ue000")
+_WORD_RE = re.compile(r"[^\W\d_]{2,}")  # two letters in a row, any alphabet
 
 
 @dataclass
@@ -89,11 +99,15 @@ class _Line:
         return "".join(parts).strip()
 
 
-def extract_pdf(path: Path) -> tuple[list[Page], dict[str, str]]:
+def extract_pdf(path: Path, *, ocr: bool = False) -> tuple[list[Page], dict[str, str]]:
     """Read a PDF into cleaned pages and its metadata (Title, Author, ...).
 
-    Pages without a text layer come back with ``source="empty"``; the caller
-    decides whether to warn or OCR. Unreadable files raise ``IngestError``.
+    Pages without a text layer come back with ``source="empty"``, or, with
+    ``ocr=True``, are read by tesseract and come back with ``source="ocr"``
+    (still "empty" if OCR finds nothing or fails on that page; the reason is
+    logged). Text-layer pages are never rendered and come out the same either way.
+    Unreadable files raise ``IngestError``, and so does ``ocr=True`` when the PDF
+    has pages without a text layer but tesseract or its Norwegian model is missing.
     """
     path = Path(path)
     doc = _open(path)
@@ -101,16 +115,74 @@ def extract_pdf(path: Path) -> tuple[list[Page], dict[str, str]]:
     try:
         meta = _metadata(doc)
         raw = [_read_page(doc, i, path, tables) for i in range(len(doc))]
+        if ocr:
+            raw = _ocr_empty_pages(doc, raw, path)
     finally:
         tables.close()
         doc.close()
-    cleaned = clean_pages([p for p in raw if p.source == "text"])
+    text_pages = [p for p in raw if p.source == "text"]
+    cleaned = clean_pages(text_pages)
+    cleaned += _clean_ocr_pages([p for p in raw if p.source == "ocr"], text_pages)
     by_number = {p.number: p for p in cleaned}
     pages = [by_number.get(p.number, p) for p in raw]
     for p in pages:
-        if p.source == "text" and not p.text.strip():
+        if p.source in ("text", "ocr") and not p.text.strip():
             p.source = "empty"
     return pages, meta
+
+
+def _ocr_empty_pages(doc: pdfium.PdfDocument, raw: list[Page], path: Path) -> list[Page]:
+    """OCR the pages that have no text layer; text pages pass through untouched."""
+    todo = [p.number for p in raw if p.source == "empty"]
+    if not todo:
+        return raw  # no tesseract needed, so a text-only PDF ingests without it
+    reason = ocr_unavailable_reason()
+    if reason:
+        # Failing the file (rather than silently keeping empty pages) tells the researcher
+        # that --ocr did nothing; the pipeline reports it and goes on with other files.
+        raise IngestError(path, f"OCR requested for {len(todo)} page(s) without a text layer, but {reason}")
+    out = list(raw)
+    for number in todo:
+        start = time.perf_counter()
+        try:
+            page = doc[number - 1]
+            try:
+                text = ocr_page(page)
+            finally:
+                page.close()
+        except (OcrError, pdfium.PdfiumError) as exc:
+            # One bad page must not cost a long scan its other pages; it stays "empty".
+            log.warning("%s: OCR failed on page %d (%s)", path, number, getattr(exc, "reason", exc))
+            continue
+        log.debug("%s: OCR page %d in %.1f s", path, number, time.perf_counter() - start)
+        # Blank scans and photos give tesseract specks to read as "|" or ".,"; a page
+        # needs at least one real word to count as read.
+        if _WORD_RE.search(text):
+            out[number - 1] = Page(number=number, text=text, source="ocr")
+    return out
+
+
+def _clean_ocr_pages(ocr_pages: list[Page], text_pages: list[Page]) -> list[Page]:
+    """``clean_pages`` for OCR'd pages, with running lines learnt from both kinds of page.
+
+    Text pages are cleaned on their own so OCR never changes them. OCR'd pages drop
+    running lines found among text pages (a scanned appendix in a born-digital plan
+    often repeats its header) as well as among themselves: pooling all pages
+    instead would raise the repeat threshold and lose headers of either group.
+    """
+    if not ocr_pages:
+        return []
+
+    def keys(pages: list[Page]) -> set[str]:
+        texts = [normalize_whitespace(normalize_chars(p.text)) for p in pages]
+        return running_line_keys(texts) if len(texts) >= 3 else set()
+
+    running = keys(text_pages) | keys(ocr_pages)
+    out = []
+    for page in ocr_pages:
+        body, label = strip_running_lines(normalize_whitespace(normalize_chars(page.text)), running)
+        out.append(replace(page, text=clean_text(body), label=label or page.label))
+    return out
 
 
 def _open(path: Path) -> pdfium.PdfDocument:

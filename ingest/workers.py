@@ -139,6 +139,11 @@ def run_serial(jobs: Sequence[Job], analyser, tagger, timeout: float) -> Iterato
 
 def _worker_main(conn: Connection, tag: TagConfig | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    # Load spaCy, the dictionaries and the tagger before saying ready, so a
+    # document's deadline counts its own work, not the worker's start-up.
+    analyser, _tagger = _worker_analyser(tag)
+    analyser.nlp("nb")
+    conn.send("ready")
     while True:
         job = conn.recv()
         if job is None:
@@ -152,6 +157,7 @@ class _Worker:
     conn: Connection
     job: int | None = None  # index of the job it is on
     started: float = 0.0
+    ready: bool = False
 
 
 def run_local(jobs: Sequence[Job], tag: TagConfig | None, workers: int, timeout: float) -> Iterator[Outcome]:
@@ -171,14 +177,23 @@ def run_local(jobs: Sequence[Job], tag: TagConfig | None, workers: int, timeout:
     try:
         while next_out < len(jobs):
             for w in pool:
-                if w.job is None and next_job < len(jobs):
+                if w.ready and w.job is None and next_job < len(jobs):
                     w.conn.send(jobs[next_job])
                     w.job, w.started = next_job, time.monotonic()
                     next_job += 1
-            busy = [w for w in pool if w.job is not None]
-            ready = wait([w.conn for w in busy], timeout=1.0)
+            waiting = [w.conn for w in pool if w.job is not None or not w.ready]
+            ready = wait(waiting, timeout=1.0)
             now = time.monotonic()
             for i, w in enumerate(pool):
+                if not w.ready:
+                    if w.conn in ready:
+                        try:
+                            w.ready = w.conn.recv() == "ready"
+                        except (EOFError, OSError):
+                            raise IngestError("worker", "a worker process could not start") from None
+                    elif not w.proc.is_alive():
+                        raise IngestError("worker", f"a worker process exited while starting ({w.proc.exitcode})")
+                    continue
                 if w.job is None:
                     continue
                 if w.conn in ready:

@@ -64,16 +64,38 @@ class Index:
         manifest: str | Path | dict[str, dict[str, str]] | None = None,
         progress: bool = False,
         tag: bool = True,
+        ocr: bool = False,
+        workers: int = 1,
+        timeout: float | None = None,
+        dask_client: Any = None,
     ) -> Any:
-        """Ingest files or folders; returns an ``IngestReport``. ``tag=False``
-        skips theory and theme tagging (the benchmark measures its cost)."""
+        """Ingest files or folders; returns an ``IngestReport``.
+
+        ``workers`` > 1 reads and analyses documents in that many processes;
+        ``dask_client`` (a ``distributed.Client``) on a Dask cluster instead.
+        ``ocr`` reads pages without a text layer with Tesseract. ``timeout``
+        is the deadline per document in seconds. ``tag=False`` skips theory and
+        theme tagging (the benchmark measures its cost)."""
         from plansok.ingest.metadata import load_manifest
         from plansok.ingest.pipeline import DocumentAnalyser, ingest
 
         rows = load_manifest(Path(manifest)) if isinstance(manifest, (str, Path)) else manifest
         if self._analyser is None:
             self._analyser = DocumentAnalyser()
-        return ingest(self.store, paths, manifest=rows, progress=progress, analyser=self._analyser, tag=tag)
+        from plansok.ingest.workers import DEFAULT_TIMEOUT
+
+        return ingest(
+            self.store,
+            paths,
+            manifest=rows,
+            progress=progress,
+            analyser=self._analyser,
+            tag=tag,
+            ocr=ocr,
+            workers=workers,
+            timeout=timeout or DEFAULT_TIMEOUT,
+            dask_client=dask_client,
+        )
 
     # -- tagging -------------------------------------------------------------------
     def set_codebook(self, path: str | Path | None) -> int:
@@ -115,7 +137,13 @@ class Index:
         return model
 
     def tag_batch(
-        self, paths: Iterable[str | Path], out_dir: str | Path, *, dry_run: bool = False, progress: bool = False
+        self,
+        paths: Iterable[str | Path],
+        out_dir: str | Path,
+        *,
+        dry_run: bool = False,
+        progress: bool = False,
+        **ingest_options: Any,
     ) -> tuple[Any, list[Path]]:
         """Ingest and tag a batch of documents and write the batch's reports
         to ``out_dir``. With ``dry_run`` the index is left as it was: the batch
@@ -139,7 +167,7 @@ class Index:
             if (self.path / "tagger").is_dir():
                 shutil.copytree(self.path / "tagger", target.path / "tagger")
         try:
-            report = target.ingest(paths, progress=progress)
+            report = target.ingest(paths, progress=progress, **ingest_options)
             failed = {str(Path(p)) for p, _ in report.failed}
             doc_ids = [doc_id_for(f) for f in files if str(f) not in failed]
             known = {d.doc_id for d in target.documents()}

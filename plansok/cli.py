@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -46,6 +47,20 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 
 def _json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON (see README, 'JSON output')")
+
+
+def _scale_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="read and analyse in N processes (default 1)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: a scheduler address (tcp://host:8786), or 'local' for a local cluster "
+        "of --workers processes; see README, 'Cluster'",
+    )
+    p.add_argument("--ocr", action="store_true", help="read pages without a text layer with Tesseract (Norwegian)")
+    p.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="give up on a document after S seconds (default 300)"
+    )
 
 
 def _filter_args(p: argparse.ArgumentParser) -> None:
@@ -106,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "doc_type, year_from, year_to, standard, source_url; its values override inferred metadata",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _scale_args(p)
     _index_arg(p)
     _json_arg(p)
 
@@ -173,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codebook", type=Path, metavar="FILE", help="use this codebook (TOML) from now on and re-tag")
     p.add_argument("--retag", action="store_true", help="tag every passage again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _scale_args(p)
     _index_arg(p)
     _json_arg(p)
 
@@ -308,10 +325,41 @@ def _emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+@contextlib.contextmanager
+def _dask_client(args: argparse.Namespace):
+    """A Dask client for --scheduler (None without it); a local cluster is shut down after."""
+    if not getattr(args, "scheduler", None):
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise PlansokError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from exc
+    if args.scheduler == "local":
+        with (
+            LocalCluster(n_workers=max(args.workers, 1), threads_per_worker=1, processes=True) as cluster,
+            Client(cluster) as client,
+        ):
+            logger.warning("Dask dashboard: %s", client.dashboard_link)
+            yield client
+    else:
+        try:
+            client = Client(args.scheduler, timeout=30)
+        except OSError as exc:
+            raise PlansokError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from exc
+        with client:
+            yield client
+
+
+def _ingest_kwargs(args: argparse.Namespace, client) -> dict:
+    return {"ocr": args.ocr, "workers": args.workers, "timeout": args.timeout, "dask_client": client}
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     ix = _open(args, create=True)
     show_bar = not args.no_progress and not args.json and sys.stderr.isatty()
-    report = ix.ingest(args.paths, manifest=args.manifest, progress=show_bar)
+    with _dask_client(args) as client:
+        report = ix.ingest(args.paths, manifest=args.manifest, progress=show_bar, **_ingest_kwargs(args, client))
     if args.json:
         _emit_json(report.to_dict())
     else:
@@ -479,7 +527,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
         if args.out is None:
             raise PlansokError("tag PATH... needs --out DIR for the reports")
         show_bar = not args.no_progress and not args.json and sys.stderr.isatty()
-        report, written = ix.tag_batch(args.paths, args.out, dry_run=args.dry_run, progress=show_bar)
+        with _dask_client(args) as client:
+            report, written = ix.tag_batch(
+                args.paths, args.out, dry_run=args.dry_run, progress=show_bar, **_ingest_kwargs(args, client)
+            )
         out["ingest"] = report.to_dict()
         out["written"] = [str(p) for p in written]
         for path, reason in report.failed:
