@@ -9,7 +9,10 @@ BIN    := $(VENV)/bin
 INDEX  ?= plansok-index
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test help eval bench lint clean
+.PHONY: demo test help eval bench lint clean system-deps
+
+# Debian packages for OCR of scanned pages and for the browser test of `plansok serve`.
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-nor chromium chromium-driver
 
 help:
 	@echo "make demo    set up .venv, ingest corpus/ into $(INDEX), run example queries"
@@ -17,6 +20,7 @@ help:
 	@echo "make eval    nDCG@10 / recall of plansok beside rank_bm25, bm25s and tantivy"
 	@echo "make bench   speed and memory beside rank_bm25, bm25s and tantivy (about 10 min)"
 	@echo "make lint    ruff check and format check"
+	@echo "make system-deps  Debian packages for OCR and the browser test (needs root)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +53,11 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+system-deps:
+	@if command -v tesseract >/dev/null && command -v chromedriver >/dev/null; then echo "system packages present"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		$(SYSTEM_PACKAGES); fi
 
 clean:
 	rm -rf $(VENV) $(INDEX) build *.egg-info .pytest_cache .ruff_cache
