@@ -100,6 +100,9 @@ def format_table(res: dict[str, Any]) -> str:
         "",
     ]
     out += ingest_lines(res["ingest"])
+    if res.get("scaling"):
+        out += ["", "scaling (all cores; start-up of processes included, of the Dask cluster not)"]
+        out += ingest_lines(res["scaling"])
     for size in res["sizes"]:
         out += [
             "",

@@ -68,6 +68,7 @@ class Settings:
     systems: list[str]
     work: Path
     cpu: int | None
+    quick: bool = False
 
 
 # -- command line --------------------------------------------------------------------
@@ -124,6 +125,7 @@ def settings_from(args: argparse.Namespace, work: Path, cpu: int | None) -> Sett
         systems=[s.strip() for s in args.systems.split(",") if s.strip()],
         work=work,
         cpu=cpu,
+        quick=args.quick,
     )
 
 
@@ -211,6 +213,39 @@ def bench_ingest(s: Settings, index_dir: Path) -> list[dict[str, Any]]:
                 "pages_per_s": r["pages"] / r["seconds"] if r["seconds"] else float("nan"),
             }
         )
+    return rows
+
+
+def bench_scaling(s: Settings) -> list[dict[str, Any]]:
+    """Ingest pages/s with 1 and 2 local worker processes and a Dask
+    LocalCluster of 2, on copies of the sample PDFs (enough pages that worker
+    start-up does not dominate); these runs use all cores."""
+    import shutil
+
+    folder = s.work / "scaling-pdfs"
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = 1 if s.quick else 6
+    for k in range(copies):
+        for pdf in s.pdfs:
+            target = folder / f"{pdf.stem}-copy{k}.pdf"
+            if not target.exists():
+                shutil.copy(pdf, target)
+    pdfs = [str(p) for p in sorted(folder.glob("*.pdf"))]
+    rows, base = [], None
+    for label, extra in (
+        ("plansok ingest, 1 process", {"workers": 1}),
+        ("plansok ingest, 2 worker processes", {"workers": 2}),
+        ("plansok ingest, Dask LocalCluster (2)", {"dask_workers": 2}),
+    ):
+        index_dir = s.work / f"scaling-{len(rows)}"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        r = run_worker({"task": "ingest", "pdfs": pdfs, "index": str(index_dir), "pin": False, **extra}, s, label)
+        row = {"system": label, "label": label, **r}
+        if not r.get("error"):
+            row["pages_per_s"] = r["pages"] / r["seconds"] if r["seconds"] else float("nan")
+            base = base or row["pages_per_s"]
+            row["note"] = f"x{row['pages_per_s'] / base:.2f} of 1 process; {len(pdfs)} PDFs"
+        rows.append(row)
     return rows
 
 
@@ -406,6 +441,7 @@ def run_bench(s: Settings) -> dict[str, Any]:
     if res["ingest"][0].get("error"):
         raise RuntimeError(f"plansok ingest failed: {res['ingest'][0]['error']}")
     res["cold_query"] = cold_query(s, sample_index)
+    res["scaling"] = bench_scaling(s)
     meta = extract_sample(sample_index, s.work)
     sample = Corpus.load(s.work / "sample.npz")
     res["corpus"] = {

@@ -105,8 +105,21 @@ def task_ingest(spec: dict[str, Any]) -> dict[str, Any]:
 
     ix = Index.open(spec["index"], create=True)
     t0 = time.perf_counter()
-    report = ix.ingest(spec["pdfs"], tag=spec.get("tag", True))
-    seconds = time.perf_counter() - t0
+    if spec.get("dask_workers"):
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=spec["dask_workers"], threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            t0 = time.perf_counter()  # the cluster's start-up is not ingest time
+            report = ix.ingest(spec["pdfs"], tag=spec.get("tag", True), dask_client=client)
+            seconds = time.perf_counter() - t0
+    else:
+        report = ix.ingest(spec["pdfs"], tag=spec.get("tag", True), workers=spec.get("workers", 1))
+        seconds = time.perf_counter() - t0
     ix.close()
     return {
         "seconds": seconds,
@@ -126,7 +139,8 @@ def main(argv: list[str]) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     spec_path, out_path = Path(argv[0]), Path(argv[1])
     spec = json.loads(spec_path.read_text())
-    cpu = pin_one_core(spec.get("cpu"))
+    # Scaling runs use every core; the rest are pinned to one.
+    cpu = pin_one_core(spec.get("cpu")) if spec.get("pin", True) else None
     result = TASKS[spec["task"]](spec)
     result["peak_rss_mb"] = peak_rss_mb()
     result["cpu"] = cpu
