@@ -33,6 +33,9 @@ DEFAULT_DPI = 300
 # 90 degrees but returns nothing for upside-down ones, which 1 reads (0.95), for
 # about 0.2 s (~15 %) more per page. Scans fed upside down are common enough.
 PSM = "1"
+# Top/bottom share of the page where running headers, footers and page numbers sit
+# (as MARGIN_SHARE in pdf.py).
+MARGIN_SHARE = 0.07
 INSTALL_HINT = (
     "install tesseract and its Norwegian model (Debian/Ubuntu: apt-get install tesseract-ocr tesseract-ocr-nor)"
 )
@@ -105,7 +108,8 @@ def ocr_page(
 
 
 def _tesseract(image: Path, *, lang: str, dpi: int, timeout: float) -> str:
-    cmd = [TESSERACT, str(image), "stdout", "-l", lang, "--psm", PSM, "--dpi", str(dpi)]
+    # TSV (word boxes) rather than plain text: see _tsv_text for why the boxes matter.
+    cmd = [TESSERACT, str(image), "stdout", "-l", lang, "--psm", PSM, "--dpi", str(dpi), "tsv"]
     # One OpenMP thread: tesseract's threading barely helps one page but fights
     # with parallel ingest workers; the caller parallelises across pages if at all.
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -118,5 +122,45 @@ def _tesseract(image: Path, *, lang: str, dpi: int, timeout: float) -> str:
     if done.returncode != 0:
         err = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise OcrError(f"tesseract failed (exit {done.returncode}): {err[-1] if err else 'no message'}")
-    # Tesseract ends each page with a form feed; the cleaner expects plain text.
-    return done.stdout.decode("utf-8", "replace").replace("\f", "").strip()
+    return _tsv_text(done.stdout.decode("utf-8", "replace"))
+
+
+def _tsv_text(tsv: str) -> str:
+    """Page text from tesseract's TSV: words joined into lines, paragraphs and blocks
+    separated by blank lines, and blocks in the top or bottom margin moved to the
+    start or end of the page.
+
+    Tesseract's own reading order may put a footer ("Kommuneplan ... | side 8")
+    between the columns of a two-column page; the cleaner only looks for running
+    lines and printed page numbers in the first and last lines of a page, so the
+    margins must come first and last, as they do for text-layer pages.
+    """
+    blocks: dict[int, dict[int, dict[int, list[str]]]] = {}
+    spans: dict[int, list[int]] = {}  # block -> [top, bottom] in pixels
+    page_height = 0
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t", 11)
+        if len(cols) < 11 or not cols[0].isdigit():
+            continue
+        level, block, par, line = (int(c) for c in (cols[0], cols[2], cols[3], cols[4]))
+        top, height = int(cols[7]), int(cols[9])
+        if level == 1:
+            page_height = top + height
+        elif level == 2:
+            spans[block] = [top, top + height]
+        elif level == 5 and len(cols) == 12 and cols[11].strip():
+            blocks.setdefault(block, {}).setdefault(par, {}).setdefault(line, []).append(cols[11].strip())
+    margin = MARGIN_SHARE * page_height
+
+    def place(block: int) -> tuple[int, int]:
+        """Top margin first, body in tesseract's order (the sort is stable), bottom margin last."""
+        top, bottom = spans.get(block, (-1, -1))
+        if top < 0:
+            return (1, 0)
+        if bottom <= margin:
+            return (0, top)
+        return (2, top) if top >= page_height - margin else (1, 0)
+
+    order = sorted(blocks, key=place)
+    paragraphs = ["\n".join(" ".join(words) for words in lines.values()) for b in order for lines in blocks[b].values()]
+    return "\n\n".join(paragraphs)

@@ -145,9 +145,16 @@ def read_document(
     warnings = []
     empty = [p.number for p in pages if p.source == "empty" or not p.text.strip()]
     if pages and len(empty) == len(pages):
-        raise IngestError(path, f"no text on any of its {len(pages)} page(s) (a scan? OCR is not enabled)")
+        why = "even with OCR" if ocr else "(a scan? add --ocr to read it with Tesseract)"
+        raise IngestError(path, f"no text on any of its {len(pages)} page(s) {why}")
     if empty:
-        warnings.append(f"{path}: no text layer on page(s) {_ranges(empty)}; skipped (scanned?)")
+        if ocr:
+            warnings.append(f"{path}: no text found on page(s) {_ranges(empty)}, even with OCR")
+        else:
+            warnings.append(f"{path}: no text layer on page(s) {_ranges(empty)}; skipped (scanned? use --ocr)")
+    ocr_pages = [p.number for p in pages if p.source == "ocr"]
+    if ocr_pages:
+        warnings.append(f"{path}: page(s) {_ranges(ocr_pages)} read by OCR; check quotes against the PDF")
     meta = infer_metadata(path, pages, stated, doc_id)
     if manifest_row:
         apply_manifest(meta, manifest_row)
