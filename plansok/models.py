@@ -125,6 +125,8 @@ class Hit:
         pages = f"s. {p.page_start}" if p.page_start == p.page_end else (f"s. {p.page_start}-{p.page_end}")
         if p.page_label and p.page_label != str(p.page_start):
             pages += f" (trykt side {p.page_label})"
+        if p.source == "ocr":
+            pages += " [OCR]"  # read from a scan: check the quote against the PDF
         parts = [self.doc.municipality or "?", self.doc.title or self.doc.doc_id]
         if self.doc.period and self.doc.period not in parts[-1]:
             parts[-1] += f" ({self.doc.period})"
