@@ -237,3 +237,17 @@ def test_tsv_text_moves_margin_blocks_to_the_page_edges() -> None:
         "Venstre spalte,\nlinje to.\n\nNytt avsnitt.\n\nHøyre spalte.\n\nKommuneplan | side 8"
     )
     assert ocr_mod._tsv_text(_tsv([(1, 0, 0, 0, 0, 1000, "")])) == ""
+
+
+@needs_tesseract
+def test_ingest_with_ocr_marks_passages_and_citations(scan: Path, tmp_path: Path) -> None:
+    from plansok.api import Index
+
+    ix = Index.open(tmp_path / "ix", create=True)
+    without = ix.ingest([scan])
+    assert without.failed and "add --ocr" in without.failed[0][1]
+    report = ix.ingest([scan], ocr=True)
+    assert report.ok and any("read by OCR" in w for w in report.warnings)
+    hits = ix.search("barnefattigdom")
+    assert hits and hits[0].passage.source == "ocr" and hits[0].citation.endswith("[OCR]")
+    assert hits[0].to_dict()["source"] == "ocr"
