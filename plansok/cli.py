@@ -19,6 +19,11 @@ from plansok.models import DOC_TYPES
 
 logger = logging.getLogger("plansok")
 
+SERVE_HELP = (
+    "a local web page (http://127.0.0.1:8765) to search with filters, read pages with the hit highlighted, "
+    "see tags and add hits to a collection; nothing leaves the machine."
+)
+
 EPILOG = """\
 examples:
   plansok ingest corpus/                       ingest every PDF/TXT/MD/HTML/DOCX in corpus/
@@ -280,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(nDCG@10, recall, MRR); `plansok eval --help` for options",
         add_help=False,
     )
+    sub.add_parser("serve", help=SERVE_HELP + " `plansok serve --help` for options", add_help=False)
     sub.add_parser(
         "eval-tags",
         help="precision, recall and F1 of the tagger (rules, classifier, both) on the hand-labelled gold set; "
@@ -749,6 +755,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # The evaluation and the benchmark are programs of their own with their own
     # options; importing them up front would slow every `plansok query`.
+    if argv and argv[0] == "serve":
+        from plansok.serve import add_arguments as serve_arguments
+        from plansok.serve import run_from_args
+
+        sp = argparse.ArgumentParser(prog="plansok serve", description=SERVE_HELP)
+        serve_arguments(sp)
+        sargs = sp.parse_args(argv[1:])
+        _setup_logging(0, False)
+        try:
+            return int(run_from_args(sargs) or 0)
+        except PlansokError as exc:
+            print(f"plansok: error: {exc}", file=sys.stderr)
+            return 2
     if argv and argv[0] in ("eval", "eval-tags", "bench"):
         if argv[0] == "eval":
             from plansok.evaluation.run import main as sub_main
