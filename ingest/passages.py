@@ -308,7 +308,7 @@ def _paragraphs(pages: list[Page]) -> list[_Para]:
             if heading and path.accepts(*heading):
                 path.push(*heading)
                 continue
-            if toc and _is_toc_block(block):
+            if _is_toc_block(block, strict=not toc):
                 continue
             text = _join_lines(block)
             para = _Para(text, page.number, page.number, str(path), page.label, page.source)
@@ -329,11 +329,20 @@ def _is_toc_page(blocks: list[str]) -> bool:
     return numbered >= 5 and numbered >= 0.5 * len(blocks)
 
 
-def _is_toc_block(block: str) -> bool:
+def _is_toc_block(block: str, strict: bool = False) -> bool:
     """What is left of a table of contents after its dot leaders are gone:
-    section numbers and page numbers between short titles. Nobody quotes it."""
+    section numbers and page numbers between short titles. Nobody quotes it.
+
+    Off a contents page (``strict``) it must also carry several section
+    numbers such as "8.2": Norwegian tables write decimals with a comma, so a
+    table of figures is not mistaken for one."""
     words = block.split()
     numbers = sum(1 for w in words if re.fullmatch(r"[\d.|]+-?", w))
+    if not strict and len(words) <= 12 and numbers:
+        return True  # one entry of a contents page: "8 8.2 Folkehelse"
+    if strict:
+        sections = sum(1 for w in words if re.fullmatch(r"\d{1,2}(?:\.\d{1,2})+\.?", w))
+        return sections >= 3 and numbers >= 6 and numbers >= 0.35 * len(words)
     return bool(re.match(r"(?i)(innhold|innhald|contents?)\b", block)) or (
         numbers >= 4 and numbers >= 0.25 * len(words)
     )
