@@ -22,6 +22,8 @@ MIN_MODIFIER = 3
 MIN_HEAD = 4
 MIN_COMPOUND = 7
 MIN_RESPLIT = 9
+# Splitting tries every cut of a word: beyond this length it is not a word.
+MAX_WORD = 64
 # Derivational prefixes that look like words but do not make compounds
 # ("samfunn" is not sam+funn, "overordnet" not over+ordnet).
 NOT_MODIFIERS = frozenset(
@@ -188,8 +190,8 @@ class Lexicon:
         hit = self._lemma_cache.get(key)
         if hit is not None:
             return hit
-        if len(form) < 2 or not any(c.isalpha() for c in form):
-            lemma = form
+        if len(form) < 2 or len(form) > MAX_WORD or not any(c.isalpha() for c in form):
+            lemma = form  # the longest Norwegian words are far shorter; garbage stays as it is
         elif form in self.overrides:
             lemma = self.overrides[form]
         elif form in self.nn_to_nb and form not in self._dicts["nb"]:  # type: ignore[operator]
@@ -303,7 +305,7 @@ class Lexicon:
         if hit is not None:
             return hit
         parts: list[str] = []
-        best = self._binary_split(word) if len(word) >= MIN_COMPOUND and word.isalpha() else None
+        best = self._binary_split(word) if MIN_COMPOUND <= len(word) <= MAX_WORD and word.isalpha() else None
         if best:
             modifier, head = best
             parts = [modifier, head]

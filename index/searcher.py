@@ -8,11 +8,13 @@ API and ``plansok serve`` do).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
+from plansok.errors import IndexError_
 from plansok.index.bm25 import BM25
 from plansok.index.store import IndexStore, merge
 from plansok.models import DocumentMeta
@@ -35,10 +37,26 @@ class LoadedIndex:
     doc_pos: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, store: IndexStore) -> LoadedIndex:
-        docs = store.documents()
+    def load(cls, store: IndexStore, attempts: int = 5) -> LoadedIndex:
+        """Load the index as of one commit. A writer that merges or replaces
+        documents deletes old segment files after its commit; if one vanishes
+        between our snapshot and our reading it, the snapshot is taken again."""
+        for attempt in range(attempts):
+            snapshot = store.snapshot()
+            try:
+                segments = store.live_segments(snapshot)
+            except IndexError_:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            return cls._build(store, snapshot[0], segments)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _build(cls, store: IndexStore, docs: list[DocumentMeta], segments) -> LoadedIndex:
         doc_pos = {d.doc_id: i for i, d in enumerate(docs)}
-        seg = merge(store.live_segments())
+        seg = merge(segments)
         if seg is None or len(seg.pids) == 0:
             empty = BM25.from_counts(sp.csr_matrix((0, 0), dtype=np.float32), {})
             return cls(store, empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64), docs)

@@ -455,6 +455,10 @@ class IndexStore:
     def _drop_dead_segments(self) -> None:
         self.db.execute("DELETE FROM segments WHERE name NOT IN (SELECT DISTINCT segment FROM documents)")
 
+    def collect_garbage(self) -> None:
+        """Delete segment files no commit refers to (call with the write lock held)."""
+        self._remove_orphan_files()
+
     def _remove_orphan_files(self) -> None:
         live = set(self.segment_names())
         for f in (self.path / SEG_DIR).glob("seg-*"):
@@ -463,12 +467,18 @@ class IndexStore:
             with contextlib.suppress(OSError):
                 f.unlink()
 
-    def live_segments(self) -> list[tuple[Segment, np.ndarray]]:
+    def snapshot(self) -> tuple[list[DocumentMeta], list[str], dict[str, str]]:
+        """Documents, segment names and which segment holds each document, read
+        in one transaction, so they belong to the same commit."""
+        with self.transaction(immediate=False):
+            return self.documents(), self.segment_names(), self.document_segments()
+
+    def live_segments(
+        self, snapshot: tuple[list[DocumentMeta], list[str], dict[str, str]] | None = None
+    ) -> list[tuple[Segment, np.ndarray]]:
         """Each segment with a boolean mask of its rows that are still live (the
         document was not removed or replaced since)."""
-        with self.transaction(immediate=False):
-            names = self.segment_names()
-            owner = self.document_segments()
+        _docs, names, owner = snapshot or self.snapshot()
         out = []
         for name in names:
             seg = self.read_segment(name)

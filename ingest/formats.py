@@ -4,6 +4,7 @@ and whatever metadata the file itself states."""
 
 from __future__ import annotations
 
+import codecs
 import re
 import zipfile
 from pathlib import Path
@@ -30,16 +31,34 @@ HEADER_KEYS = {
 MAX_TEXT_BYTES = 200 * 1024 * 1024
 
 
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    # Bytes that are not UTF-8 in an otherwise UTF-8 file (text pasted from an
+    # older cp1252 document) are read as cp1252, so "økonomi" survives both.
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode("cp1252", errors="replace"), exc.end
+
+
+codecs.register_error("plansok-cp1252", _cp1252_fallback)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def strip_controls(text: str) -> str:
+    """Control characters (ESC, BEL, NUL ...) would reach a researcher's
+    terminal through `plansok query`; tab, newline and form feed stay."""
+    return _CONTROL.sub("", text)
+
+
 def decode_text(raw: bytes, path: Path) -> str:
-    """UTF-8 if it is; otherwise cp1252, which older Norwegian files use."""
+    """UTF-8, with stray cp1252 bytes read as cp1252 (older Norwegian files)."""
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise IngestError(path, "binary file, not text (NUL bytes)")
-    for enc in ("utf-8-sig", "utf-16") if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            pass
-    return raw.decode("cp1252", errors="replace")
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise IngestError(path, f"not valid UTF-16 text ({exc.reason})") from exc
+    return raw.decode("utf-8-sig", errors="plansok-cp1252")
 
 
 def read_text(path: Path) -> tuple[list[Page], dict[str, str]]:
@@ -48,7 +67,7 @@ def read_text(path: Path) -> tuple[list[Page], dict[str, str]]:
         raise IngestError(path, "empty file")
     if len(raw) > MAX_TEXT_BYTES:
         raise IngestError(path, f"text file larger than {MAX_TEXT_BYTES // 2**20} MiB")
-    text = decode_text(raw, path).replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_controls(decode_text(raw, path).replace("\r\n", "\n").replace("\r", "\n"))
     meta: dict[str, str] = {}
     marks = list(PAGE_MARK_RE.finditer(text))
     head = text[: marks[0].start()] if marks else ""
@@ -78,7 +97,7 @@ def read_html(path: Path) -> tuple[list[Page], dict[str, str]]:
     raw = path.read_bytes()
     if not raw.strip():
         raise IngestError(path, "empty file")
-    soup = BeautifulSoup(raw, "html.parser")
+    soup = BeautifulSoup(strip_controls(decode_text(raw, path)), "html.parser")
     meta: dict[str, str] = {}
     if soup.title and soup.title.string:
         meta["title"] = soup.title.string.strip()
@@ -106,17 +125,7 @@ def read_html(path: Path) -> tuple[list[Page], dict[str, str]]:
     return [Page(number=1, text="\n\n".join(blocks))], meta
 
 
-def read_docx(path: Path) -> tuple[list[Page], dict[str, str]]:
-    try:
-        import docx
-    except ImportError as exc:  # pragma: no cover - dependency of the package
-        raise IngestError(path, "python-docx is not installed") from exc
-    from docx.opc.exceptions import PackageNotFoundError
-
-    try:
-        document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
-        raise IngestError(path, f"not a readable DOCX file ({exc.__class__.__name__}: {exc})") from exc
+def _docx_blocks(document) -> tuple[dict[str, str], list[str]]:  # document: docx.Document
     meta: dict[str, str] = {}
     props = document.core_properties
     if props.title:
@@ -125,15 +134,31 @@ def read_docx(path: Path) -> tuple[list[Page], dict[str, str]]:
         meta["author"] = props.author
     blocks: list[str] = []
     for para in document.paragraphs:
-        txt = para.text.strip()
+        txt = strip_controls(para.text.strip())
         if txt:
             blocks.append(txt)
     for table in document.tables:
         for row in table.rows:
-            cells = [c.text.strip() for c in row.cells]
+            cells = [strip_controls(c.text.strip()) for c in row.cells]
             line = " | ".join(dict.fromkeys(c for c in cells if c))
             if line:
                 blocks.append(line)
+    return meta, blocks
+
+
+def read_docx(path: Path) -> tuple[list[Page], dict[str, str]]:
+    try:
+        import docx
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise IngestError(path, "python-docx is not installed") from exc
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        meta, blocks = _docx_blocks(docx.Document(str(path)))
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
+        raise IngestError(path, f"not a readable DOCX file ({exc.__class__.__name__}: {exc})") from exc
+    except Exception as exc:  # damaged XML inside the zip surfaces as lxml or attribute errors
+        raise IngestError(path, f"not a readable DOCX file (damaged: {exc.__class__.__name__})") from exc
     if not blocks:
         raise IngestError(path, "DOCX document has no text")
     # DOCX has no fixed pages; page breaks are a rendering matter.

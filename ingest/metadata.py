@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
 from collections import Counter
 from datetime import datetime
@@ -134,6 +135,16 @@ MANIFEST_FIELDS = (
 )
 
 
+def display_path(path: Path | str) -> str:
+    """A path as text: a name that is not UTF-8 on disk (Latin-1 from an old
+    archive) is read as cp1252 rather than left as undecodable bytes."""
+    raw = os.fsencode(str(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
 def detect_standard(text: str) -> str:
     """ "nn" when nynorsk marker words outnumber bokmål ones."""
     words = re.findall(r"[a-zæøåò]+", text.lower())
@@ -205,7 +216,7 @@ def _title_from_pages(pages: list[Page]) -> str:
 
 def infer_metadata(path: Path, pages: list[Page], stated: dict[str, str], doc_id: str) -> DocumentMeta:
     """Metadata from what the file states, its first pages and its name."""
-    stem = path.stem
+    stem = Path(display_path(path)).stem
     head = "\n".join(p.text for p in pages[:3])
     sample = "\n".join(p.text for p in pages[:12])[:60000]
 
@@ -250,7 +261,7 @@ def infer_metadata(path: Path, pages: list[Page], stated: dict[str, str], doc_id
         standard = detect_standard(sample)
     return DocumentMeta(
         doc_id=doc_id,
-        path=str(path),
+        path=display_path(path),
         title=title,
         municipality=municipality,
         kommunenummer=knr,

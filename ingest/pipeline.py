@@ -17,7 +17,7 @@ from plansok.analysis import ANALYSIS_VERSION
 from plansok.errors import IngestError
 from plansok.index.store import AnalysedDoc, IndexStore
 from plansok.ingest.formats import read_docx, read_html, read_text
-from plansok.ingest.metadata import apply_manifest, infer_metadata
+from plansok.ingest.metadata import apply_manifest, display_path, infer_metadata
 from plansok.ingest.passages import split_passages
 from plansok.ingest.workers import DEFAULT_TIMEOUT
 from plansok.models import Document, Page
@@ -95,7 +95,7 @@ def _wanted_in_folder(f: Path) -> bool:
 
 def doc_id_for(path: Path) -> str:
     """The file name without extension; the id a researcher sees and filters on."""
-    return re.sub(r"\s+", "_", path.stem.strip())
+    return re.sub(r"\s+", "_", Path(display_path(path)).stem.strip())
 
 
 def sha256_of(path: Path) -> str:
@@ -256,6 +256,7 @@ def ingest(
     report.failed.extend(bad)
     manifest = manifest or {}
     with store.write_lock():
+        store.collect_garbage()  # segment files a killed writer left behind
         known = store.document_hashes()
         jobs = _jobs(files, known, manifest, report, ocr, Job)
         tag_config = TagConfig(store.get_meta("codebook"), str(store.path / "tagger")) if tag else None
@@ -270,8 +271,9 @@ def ingest(
         pending: list[AnalysedDoc] = []
         for out in _progress(outcomes, progress, len(jobs)):
             if out.error is not None:
-                logger.error("%s: %s", out.job.path, out.error)
-                report.failed.append((out.job.path, out.error))
+                shown = display_path(out.job.path)
+                logger.error("%s: %s", shown, out.error)
+                report.failed.append((shown, out.error))
                 continue
             for w in out.warnings:
                 logger.warning("%s", w)
@@ -295,7 +297,12 @@ def _jobs(files, known, manifest, report: IngestReport, ocr: bool, job_cls) -> l
     for path in files:
         doc_id = doc_id_for(path)
         if doc_id in seen:
-            report.failed.append((str(path), f"document id {doc_id!r} is already used by {seen[doc_id]} in this batch"))
+            report.failed.append(
+                (
+                    display_path(path),
+                    f"document id {doc_id!r} is already used by {display_path(seen[doc_id])} in this batch",
+                )
+            )
             continue
         seen[doc_id] = path
         try:
@@ -303,7 +310,7 @@ def _jobs(files, known, manifest, report: IngestReport, ocr: bool, job_cls) -> l
                 report.unchanged.append(doc_id)
                 continue
         except OSError as exc:
-            report.failed.append((str(path), f"cannot read ({exc.strerror or exc})"))
+            report.failed.append((display_path(path), f"cannot read ({exc.strerror or exc})"))
             continue
         jobs.append(job_cls(str(path), doc_id, manifest.get(doc_id), ocr))
     return jobs

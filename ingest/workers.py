@@ -101,8 +101,8 @@ def process(job: Job, tag: TagConfig | None, analyser=None, tagger=None) -> Outc
 # ---------------------------------------------------------------- in this process
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """A BaseException, so the catch-all in :func:`process` lets it through."""
 
 
 @contextlib.contextmanager
