@@ -12,8 +12,10 @@ to OUT as JSON. Tasks:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -139,8 +141,14 @@ def main(argv: list[str]) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     spec_path, out_path = Path(argv[0]), Path(argv[1])
     spec = json.loads(spec_path.read_text())
-    # Scaling runs use every core; the rest are pinned to one.
-    cpu = pin_one_core(spec.get("cpu")) if spec.get("pin", True) else None
+    # Scaling runs use every core (undoing the affinity inherited from a pinned
+    # parent); the rest are pinned to one.
+    if spec.get("pin", True):
+        cpu = pin_one_core(spec.get("cpu"))
+    else:
+        cpu = None
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
     result = TASKS[spec["task"]](spec)
     result["peak_rss_mb"] = peak_rss_mb()
     result["cpu"] = cpu

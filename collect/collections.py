@@ -16,13 +16,14 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from plansok.errors import PlansokError
 from plansok.models import Hit, Passage
+from plansok.sqlite import transaction
 
 DB_NAME = "collections.sqlite"
 NAME_RE = re.compile(r"^[\w][\w .-]{0,80}$")
@@ -142,16 +143,8 @@ class Collections:
     def close(self) -> None:
         self.db.close()
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.db)
 
     # -- collections -------------------------------------------------------------------
     def names(self) -> list[dict]:

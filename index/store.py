@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from plansok.errors import IndexError_
 from plansok.models import DocumentMeta, Page, Passage
+from plansok.sqlite import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -186,16 +187,8 @@ class IndexStore:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    @contextlib.contextmanager
-    def transaction(self, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+    def transaction(self, immediate: bool = True) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.db, immediate)
 
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:

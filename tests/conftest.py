@@ -55,3 +55,18 @@ def _write_plan(folder: Path, name: str, pages: list[str], header: dict[str, str
     path = folder / f"{name}.md"
     path.write_text("\n".join(head) + "\n\n" + "\n".join(body), encoding="utf-8")
     return path
+
+
+def minimal_pdf(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
+    """A PDF file from its objects (1-based, object 1 the catalog), with a
+    correct cross-reference table: for tests that need PDFs no library writes."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R " % (len(objects) + 1) + trailer_extra + b">>\n"
+    return bytes(out + b"startxref\n%d\n%%%%EOF\n" % xref)

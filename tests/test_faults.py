@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import minimal_pdf
 
 from plansok.api import Filters, Index
 from plansok.cli import main as cli_main
@@ -201,19 +202,6 @@ def check_index(path: Path, ref: dict[str, Any], order: list[str], where: str) -
 # ---------------------------------------------------------------- 1. bad input
 
 
-def _minimal_pdf(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R " % (len(objects) + 1) + trailer_extra + b">>\n"
-    return bytes(out + b"startxref\n%d\n%%%%EOF\n" % xref)
-
-
 def _encrypted_pdf() -> bytes:
     # The Standard security handler with a non-empty user password (as in
     # test_pdf_extract): PDFium asks for the password.
@@ -224,7 +212,7 @@ def _encrypted_pdf() -> bytes:
     ]
     encrypt = b"<< /Filter /Standard /V 1 /R 2 /Length 40 /P -44 /O <%s> /U <%s> >>" % (b"11" * 32, b"22" * 32)
     file_id = b"<" + b"33" * 16 + b">"
-    return _minimal_pdf([*pages, encrypt], b"/Encrypt 4 0 R /ID [%s %s] " % (file_id, file_id))
+    return minimal_pdf([*pages, encrypt], b"/Encrypt 4 0 R /ID [%s %s] " % (file_id, file_id))
 
 
 _CONTENT_TYPES = (

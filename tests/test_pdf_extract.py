@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+from conftest import minimal_pdf
 
 from plansok.errors import IngestError
 from plansok.ingest.clean import (
@@ -174,19 +175,6 @@ def test_extraction_is_fast(corpus: Path) -> None:
 # ---------------------------------------------------------------- broken files
 
 
-def _minimal_pdf(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R " % (len(objects) + 1) + trailer_extra + b">>\n"
-    return bytes(out + b"startxref\n%d\n%%%%EOF\n" % xref)
-
-
 _PAGE_OBJECTS = [
     b"<< /Type /Catalog /Pages 2 0 R >>",
     b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -214,7 +202,7 @@ def test_non_pdf_file(tmp_path: Path) -> None:
 
 
 def test_truncated_pdf(tmp_path: Path) -> None:
-    data = _minimal_pdf(_PAGE_OBJECTS)
+    data = minimal_pdf(_PAGE_OBJECTS)
     path = tmp_path / "truncated.pdf"
     path.write_bytes(data[: len(data) // 2])
     _raises(path, "corrupt")
@@ -235,7 +223,7 @@ def test_encrypted_pdf(tmp_path: Path) -> None:
         b"22" * 32,
     )
     file_id = b"<" + b"33" * 16 + b">"
-    data = _minimal_pdf([*_PAGE_OBJECTS, encrypt], b"/Encrypt 4 0 R /ID [%s %s] " % (file_id, file_id))
+    data = minimal_pdf([*_PAGE_OBJECTS, encrypt], b"/Encrypt 4 0 R /ID [%s %s] " % (file_id, file_id))
     path = tmp_path / "locked.pdf"
     path.write_bytes(data)
     _raises(path, "password")
@@ -247,7 +235,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_page_without_text_layer_is_empty(tmp_path: Path) -> None:
     path = tmp_path / "scan.pdf"
-    path.write_bytes(_minimal_pdf(_PAGE_OBJECTS))
+    path.write_bytes(minimal_pdf(_PAGE_OBJECTS))
     pages, _ = extract_pdf(path)
     assert [(p.number, p.text, p.source) for p in pages] == [(1, "", "empty")]
 
