@@ -40,6 +40,10 @@ demo: $(STAMP)
 	@$(BIN)/plansok query barnefattigdom -k 2 --doc thesis --index $(INDEX)
 	@echo; echo "=== nynorsk and bokmål meet: plansok query tjenester --kommune Gol -k 2"
 	@$(BIN)/plansok query tjenester --kommune Gol -k 2 --index $(INDEX)
+	@echo; echo "=== theory and theme tags: train the classifier, then a batch report in tag-report/"
+	$(BIN)/plansok tag --train --index $(INDEX)
+	$(BIN)/plansok tag corpus --out tag-report --index $(INDEX)
+	@echo; echo "open tag-report/report.html; search in a browser with: $(BIN)/plansok serve --index $(INDEX)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -60,4 +64,4 @@ system-deps:
 		$(SYSTEM_PACKAGES); fi
 
 clean:
-	rm -rf $(VENV) $(INDEX) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INDEX) tag-report build *.egg-info .pytest_cache .ruff_cache

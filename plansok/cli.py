@@ -518,15 +518,17 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if args.codebook is not None:
         n = ix.set_codebook(args.codebook)
         out["retagged"] = n
-        logger.warning("codebook %s: %d passages tagged", args.codebook, n)
+        if not args.json:
+            print(f"codebook {args.codebook}: {n} passages tagged")
     if args.train is not None:
         model = ix.train_tagger(args.train)
         out["trained"] = model.info
         trained = [t for t, st in model.info["tags"].items() if st.get("trained")]
         skipped = [t for t, st in model.info["tags"].items() if not st.get("trained")]
-        logger.warning("classifier trained for %d tags on %d passages", len(trained), model.info["documents"])
-        if skipped:
-            logger.warning("too few examples, rules only: %s", ", ".join(skipped))
+        if not args.json:
+            print(f"classifier trained for {len(trained)} tags on {model.info['documents']} passages; all re-tagged")
+            if skipped:
+                print(f"too few examples, rules only: {', '.join(skipped)}")
     if args.retag and args.codebook is None and args.train is None:
         out["retagged"] = ix.retag()
     if args.paths:
