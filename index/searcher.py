@@ -35,6 +35,7 @@ class LoadedIndex:
     row_page_group: np.ndarray  # row -> row of page_bm25
     docs: list[DocumentMeta]
     doc_pos: dict[str, int] = field(default_factory=dict)
+    _tag_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, store: IndexStore, attempts: int = 5) -> LoadedIndex:
@@ -83,7 +84,7 @@ class LoadedIndex:
     def tag_scores(self, tag: str) -> np.ndarray:
         """Per row, the confidence of ``tag`` (0 where the passage lacks it).
         Read from the store on first use and kept."""
-        cache = self.__dict__.setdefault("_tag_cache", {})
+        cache = self._tag_scores
         if tag not in cache:
             pids, conf = self.store.tagged(tag)
             scores = np.zeros(self.n_passages, dtype=np.float32)
