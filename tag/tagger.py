@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plansok.analysis.analyzer import Analyzer, tokenize
+from plansok.analysis.analyzer import Analyzer
 from plansok.errors import PlansokError
 from plansok.tag.codebook import Codebook
 from plansok.tag.model import TagModel
@@ -131,20 +131,6 @@ class Tagger:
             order = {t: k for k, t in enumerate(self.codebook.ids)}
             out.append(sorted(tags.values(), key=lambda t: order.get(t.tag, 99)))
         return out
-
-
-# ---------------------------------------------------------------- words from the index
-
-
-def words_from_forms(text: str, standard: str, forms: dict[str, list[str]]) -> list[Word]:
-    """A passage's words from the stored word forms (no dictionaries needed)."""
-    from plansok.query.terms import form_key
-
-    words = []
-    for tok in tokenize(text):
-        terms = forms.get(form_key(standard, tok.form), [])
-        words.append(Word.from_terms(tok.form, terms))
-    return words
 
 
 # ---------------------------------------------------------------- labelled passages
