@@ -17,7 +17,7 @@ from typing import Any
 from plansok.errors import PlansokError
 from plansok.index.searcher import LoadedIndex
 from plansok.index.store import IndexStore
-from plansok.models import DocumentMeta, Hit, Page, Passage
+from plansok.models import DocumentMeta, Hit, Page, Passage, cite
 from plansok.query.search import Filters, Searcher, SearchOptions
 
 DEFAULT_INDEX = "plansok-index"
@@ -211,7 +211,7 @@ class Index:
         doc = self.document(doc_id)
         for pid, p in self.store.passages_of(doc_id):
             if str(p.ordinal) == ordinal:
-                citation = Hit(0, 0.0, p, doc, "").citation
+                citation = cite(p, doc)
                 tags = self.store.tags_of([pid]).get(pid, [])
                 return self.collections().add_passage(name, p, citation, doc.source_url, doc.sha256, tags)
         raise PlansokError(f"no passage {passage_id!r} (passage ids look like {doc_id}#12; see `plansok show`)")

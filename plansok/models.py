@@ -121,19 +121,7 @@ class Hit:
 
     @property
     def citation(self) -> str:
-        p = self.passage
-        pages = f"s. {p.page_start}" if p.page_start == p.page_end else (f"s. {p.page_start}-{p.page_end}")
-        if p.page_label and p.page_label != str(p.page_start):
-            pages += f" (trykt side {p.page_label})"
-        if p.source == "ocr":
-            pages += " [OCR]"  # read from a scan: check the quote against the PDF
-        parts = [self.doc.municipality or "?", self.doc.title or self.doc.doc_id]
-        if self.doc.period and self.doc.period not in parts[-1]:
-            parts[-1] += f" ({self.doc.period})"
-        parts.append(pages)
-        if p.section:
-            parts.append(p.section)
-        return ", ".join(parts)
+        return cite(self.passage, self.doc)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,3 +150,20 @@ class Hit:
             "also_in": self.also_in,
             "tags": self.tags,
         }
+
+
+def cite(p: Passage, doc: DocumentMeta) -> str:
+    """Municipality, title (period), physical page (printed page), section:
+    how hits, collections, exports and reports name a passage's place."""
+    pages = f"s. {p.page_start}" if p.page_start == p.page_end else f"s. {p.page_start}-{p.page_end}"
+    if p.page_label and p.page_label != str(p.page_start):
+        pages += f" (trykt side {p.page_label})"
+    if p.source == "ocr":
+        pages += " [OCR]"  # read from a scan: check the quote against the PDF
+    parts = [doc.municipality or "?", doc.title or doc.doc_id]
+    if doc.period and doc.period not in parts[-1]:
+        parts[-1] += f" ({doc.period})"
+    parts.append(pages)
+    if p.section:
+        parts.append(p.section)
+    return ", ".join(parts)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plansok.models import DocumentMeta, Hit, Passage
+from plansok.models import DocumentMeta, Passage, cite
 from plansok.tag.codebook import Codebook
 
 TOP_PASSAGES = 3
@@ -39,7 +39,7 @@ class TaggedPassage:
     tags: list[dict]  # tag, confidence, source, evidence
 
     def citation(self) -> str:
-        return Hit(0, 0.0, self.passage, self.doc, "").citation
+        return cite(self.passage, self.doc)
 
 
 def collect(store, doc_ids: Sequence[str]) -> list[TaggedPassage]:  # store: IndexStore
