@@ -36,7 +36,7 @@ def hits_table(hits: Sequence, query: str, filters: dict | None = None) -> Table
     rows = []
     for h in hits:
         d = h.to_dict()
-        d["tags"] = "; ".join(f"{t['tag']} ({t['confidence']:.2f})" for t in h.tags)
+        d["tags"] = _tags_text(h.tags)
         d["codes"], d["memo"], d["status"] = "", "", ""
         rows.append(d)
     about = {"query": query, "filters": _filters_text(filters), "exported": _now(), "tool": "plansok"}
@@ -65,7 +65,7 @@ def collection_table(col, docs: dict[str, DocumentMeta]) -> Table:  # col: Colle
                 "citation": item.citation,
                 "source_url": item.source_url,
                 "text": item.text,
-                "tags": "; ".join(f"{t['tag']} ({t['confidence']:.2f})" for t in item.tags),
+                "tags": _tags_text(item.tags),
                 "codes": "; ".join(item.codes),
                 "memo": item.memo,
                 "status": item.status,
@@ -74,6 +74,10 @@ def collection_table(col, docs: dict[str, DocumentMeta]) -> Table:  # col: Colle
     queries = " | ".join(q["query"] for q in col.queries)
     about = {"collection": col.name, "memo": col.memo, "queries": queries, "exported": _now(), "tool": "plansok"}
     return Table(rows, about)
+
+
+def _tags_text(tags: list[dict]) -> str:
+    return "; ".join(f"{t['tag']} ({t['confidence']:.2f})" for t in tags)
 
 
 def _now() -> str:

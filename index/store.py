@@ -86,6 +86,8 @@ CREATE TABLE IF NOT EXISTS tags (
 CREATE INDEX IF NOT EXISTS tags_tag ON tags (tag);
 """
 
+# The passages table's columns in the order of Passage's fields (after pid).
+PASSAGE_COLUMNS = "pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source"
 # (tag id, confidence, source, evidence words) for one passage
 TagRow = tuple[str, float, str, list[str]]
 
@@ -228,8 +230,7 @@ class IndexStore:
 
     def passages_of(self, doc_id: str) -> list[tuple[int, Passage]]:
         rows = self.db.execute(
-            "SELECT pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source "
-            "FROM passages WHERE doc_id = ? ORDER BY ordinal",
+            f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE doc_id = ? ORDER BY ordinal",
             (doc_id,),
         ).fetchall()
         return [(r[0], Passage(*r[1:])) for r in rows]
@@ -241,8 +242,7 @@ class IndexStore:
             chunk = pids[i : i + 900]
             q = ",".join("?" * len(chunk))
             for r in self.db.execute(
-                "SELECT pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source "
-                f"FROM passages WHERE pid IN ({q})",
+                f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE pid IN ({q})",
                 chunk,
             ):
                 out[r[0]] = Passage(*r[1:])
@@ -299,10 +299,7 @@ class IndexStore:
     def all_passages(self) -> list[tuple[int, Passage, str]]:
         """(pid, passage, written standard) of every passage, in document order."""
         std = {d.doc_id: d.standard for d in self.documents()}
-        rows = self.db.execute(
-            "SELECT pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source "
-            "FROM passages ORDER BY doc_id, ordinal"
-        ).fetchall()
+        rows = self.db.execute(f"SELECT {PASSAGE_COLUMNS} FROM passages ORDER BY doc_id, ordinal").fetchall()
         return [(r[0], Passage(*r[1:]), std.get(r[1], "nb")) for r in rows]
 
     # -- segments --------------------------------------------------------------------

@@ -112,9 +112,9 @@ class Index:
         from plansok.tag.tagger import Tagger
         from plansok.tag.train import retag
 
-        tagger = Tagger.for_index(self.store, Analyzer())
-        if codebook is not None:
-            tagger = Tagger.build(codebook, tagger.analyzer or Analyzer(), None)
+        # A new codebook drops the classifier: it was trained on the old tags.
+        analyzer = Analyzer()
+        tagger = Tagger.for_index(self.store, analyzer) if codebook is None else Tagger.build(codebook, analyzer)
         n = retag(self.store, tagger)
         self._searcher = None
         return n

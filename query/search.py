@@ -123,6 +123,7 @@ class Searcher:
         self.ix = loaded
         self.resolver = resolver or TermResolver(loaded.store)
         self.forms = FormCache(loaded.store)
+        self._inv: list[str] | None = None  # term id -> term, for feedback; built on first use
         self._shingle_cache: dict[str, frozenset[int]] = {}
         self._csr = None
 
@@ -297,7 +298,7 @@ class Searcher:
         return {term: opts.expand_weight * v / top for v, term in best}
 
     def _inverse_vocab(self) -> list[str]:
-        inv = getattr(self, "_inv", None)
+        inv = self._inv
         if inv is None:
             inv = [""] * len(self.ix.bm25.vocab)
             for t, i in self.ix.bm25.vocab.items():
