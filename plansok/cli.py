@@ -54,7 +54,9 @@ def _json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON (see README, 'JSON output')")
 
 
-def _scale_args(p: argparse.ArgumentParser) -> None:
+def _batch_args(p: argparse.ArgumentParser) -> None:
+    """Options of the commands that ingest a batch (ingest, tag)."""
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="read and analyse in N processes (default 1)")
     p.add_argument(
         "--scheduler",
@@ -125,8 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV with columns file (or doc_id) and any of municipality, kommunenummer, title, "
         "doc_type, year_from, year_to, standard, source_url; its values override inferred metadata",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _scale_args(p)
+    _batch_args(p)
     _index_arg(p)
     _json_arg(p)
 
@@ -193,8 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--codebook", type=Path, metavar="FILE", help="use this codebook (TOML) from now on and re-tag")
     p.add_argument("--retag", action="store_true", help="tag every passage again")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _scale_args(p)
+    _batch_args(p)
     _index_arg(p)
     _json_arg(p)
 
