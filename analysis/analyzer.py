@@ -28,6 +28,8 @@ STEM_PREFIX = "^"
 # Words with inner hyphens or apostrophes stay one token ("NAV-kontoret",
 # "EU-60"); a trailing hyphen ("helse- og") is not part of the word.
 TOKEN_RE = re.compile(r"\w+(?:[-‐'’]\w+)*", re.UNICODE)
+_INNER = "-‐'’"
+_INNER_RE = re.compile(r"[-‐'’]")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ class Analyzer:
     )
 
     def analyze_form(self, form: str, standard: str = "nb") -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-        """(whole-word terms, compound parts, is_stop) for a lower-case form."""
+        """(whole-word terms, compound parts, is_stop) for a lower-case form.
+
+        ``standard`` is the document's ("nb"/"nn"), or "auto" for queries."""
         key = (form, standard)
         hit = self._form_cache.get(key)
         if hit is not None:
@@ -88,22 +92,36 @@ class Analyzer:
         lex = self.lexicon
         if form in lex.stop_words:
             result: tuple[tuple[str, ...], tuple[str, ...], bool] = ((), (), True)
-        elif "-" in form or "‐" in form or "'" in form or "’" in form:
+        elif any(c in form for c in _INNER):
             result = self._analyze_hyphenated(form, standard)
         else:
-            lemma = lex.lemma(form, standard)
-            if lemma in lex.stop_words:
+            w = lex.word(form, standard)
+            if w.lemma in lex.stop_words:
                 result = ((), (), True)
             else:
-                parts = lex.split(lemma) if self.split_compounds else ()
-                result = (self._with_stem(lemma), parts, False)
+                parts = w.parts if self.split_compounds else ()
+                result = (self._with_stem(w.whole), parts, False)
         self._form_cache[key] = result
         return result
+
+    def prepare(self, forms: list[str], standard: str) -> None:
+        """Analyse many forms in one batch (hyphenated words by their pieces)."""
+        todo: list[str] = []
+        for f in dict.fromkeys(forms):
+            if (f, standard) in self._form_cache or f in self.lexicon.stop_words:
+                continue
+            if any(c in f for c in _INNER):
+                pieces = [p for p in _INNER_RE.split(f) if p]
+                todo.extend(pieces)
+                todo.append("".join(pieces))
+            else:
+                todo.append(f)
+        self.lexicon.prepare(todo, standard)
 
     def _analyze_hyphenated(self, form: str, standard: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
         # "NAV-kontoret" is the compound navkontor with the parts nav and kontor,
         # so it meets "Nav-kontor", "navkontoret" and a query for "nav".
-        pieces = [p for p in re.split(r"[-‐'’]", form) if p]
+        pieces = [p for p in _INNER_RE.split(form) if p]
         if len(pieces) == 1:
             return self.analyze_form(pieces[0], standard)
         joined = "".join(pieces)
@@ -111,20 +129,22 @@ class Analyzer:
             whole = joined  # "eu-60"
         else:
             # The last piece carries the inflection: RE-modellen -> re + modell.
-            known = self.lexicon.lemma(joined, standard)
-            head = self.lexicon.lemma(pieces[-1], standard)
-            whole = known if self.lexicon.is_lemma(known) else "".join(pieces[:-1]) + head
+            known = self.lexicon.word(joined, standard)
+            head = self.lexicon.word(pieces[-1], standard).lemma
+            whole = known.lemma if known.known and not known.compound else "".join(pieces[:-1]) + head
         parts: list[str] = []
         for piece in pieces:
             w, p, stop = self.analyze_form(piece, standard)
             for t in (*w, *p):
                 if not stop and t not in parts and t != whole and not t.startswith(STEM_PREFIX):
                     parts.append(t)
-        return (self._with_stem(whole), tuple(parts), False)
+        return (self._with_stem((whole,)), tuple(parts), False)
 
-    def _with_stem(self, lemma: str) -> tuple[str, ...]:
-        stem = self.lexicon.stem(lemma) if self.stems else lemma
-        return (lemma,) if stem == lemma else (lemma, STEM_PREFIX + stem)
+    def _with_stem(self, lemmas: tuple[str, ...]) -> tuple[str, ...]:
+        if not self.stems or not lemmas:
+            return lemmas
+        stem = self.lexicon.stem(lemmas[0])
+        return lemmas if stem in lemmas else (*lemmas, STEM_PREFIX + stem)
 
     def analyze(self, text: str, standard: str = "nb") -> list[TokenTerms]:
         return self.analyze_tokens(tokenize(text), text, standard)
@@ -132,6 +152,7 @@ class Analyzer:
     def analyze_tokens(self, tokens: list[Token], text: str, standard: str = "nb") -> list[TokenTerms]:
         """Analyse tokens found in ``text`` (offsets into it); the spaCy
         component calls this too, so both paths give the same terms."""
+        self.prepare([t.form for t in tokens], standard)
         out: list[TokenTerms] = []
         for tok in tokens:
             whole, parts, stop = self.analyze_form(tok.form, standard)
@@ -141,7 +162,10 @@ class Analyzer:
         return out
 
     def _join_split_words(self, text: str, toks: list[TokenTerms], standard: str) -> None:
+        """A word split in two by a bad PDF ("livs kvalitet") also yields the
+        joined word, when the dictionary knows it as one word."""
         lex = self.lexicon
+        pairs = []
         for a, b in itertools.pairwise(toks):
             if a.stop or b.stop or not a.whole or not b.whole:
                 continue
@@ -151,11 +175,15 @@ class Analyzer:
             # Only across plain spaces: "livs kvalitet", not "livs. Kvalitet".
             if text[a.token.end : b.token.start] != " ":
                 continue
-            joined = fa + fb
-            if joined in lex._dicts["nb"] or joined in lex._dicts["nn"]:  # type: ignore[operator]
-                lemma = lex.lemma(joined, standard)
-                if lemma not in a.whole and lemma not in b.whole:
-                    a.joined = lemma
+            pairs.append((a, b, fa + fb))
+        if not pairs:
+            return
+        lex.prepare([j for _, _, j in pairs], standard)
+        for a, b, joined in pairs:
+            w = lex.word(joined, standard)
+            # Lexicalised words only: any two nouns make a compound reading.
+            if w.known and not w.compound and w.lemma not in a.whole and w.lemma not in b.whole:
+                a.joined = w.lemma
 
     def terms(self, text: str, standard: str = "nb") -> list[str]:
         """All index terms of a text, in order (stop words dropped)."""

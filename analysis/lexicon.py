@@ -1,8 +1,14 @@
-"""Norwegian word knowledge: lemmas for bokmål and nynorsk, nn->nb mapping,
-stop words and compound splitting.
+"""Norwegian word knowledge: from a word form to bokmål lemmas and compound parts.
 
-Everything here is pure Python over simplemma's dictionaries and the lists in
-``data/``, so the query path can use it without importing spaCy.
+The lexicon is Apertium's nynorsk–bokmål pair (analysers for both written
+standards built on Norsk ordbank, and the nn→nb bilingual dictionary; see
+:mod:`plansok.analysis.apertium`). What the analysers cannot tell apart is
+decided by word frequency (wordfreq's Norwegian list): of the readings of
+"planer" (plan, plane, planere) only the frequent one is kept, while both
+readings of nynorsk "låg" (ligge, lav) are.
+
+Nothing here depends on which documents are indexed: a word is analysed the
+same way in a query and in any document of its written standard.
 """
 
 from __future__ import annotations
@@ -11,145 +17,76 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
+
+from plansok.analysis.apertium import Apertium, Reading, Unit
+from plansok.lang import no as lang
 
 logger = logging.getLogger(__name__)
 
-# Linking elements between the parts of a compound: sosialhjelp-s-mottaker,
-# barn-e-fattigdom, and none at all: folkehelse-oversikt.
-LINKERS = ("s", "e", "")
+# A reading is kept when its frequency is at least this share of the best one's.
+KEEP_SHARE = 0.2
+MAX_READINGS = 2
 MIN_MODIFIER = 3
 MIN_HEAD = 4
-MIN_COMPOUND = 7
-MIN_RESPLIT = 9
-# Splitting tries every cut of a word: beyond this length it is not a word.
+MIN_SPLIT = 7  # shorter lexicalised words are not split further
 MAX_WORD = 64
-# Derivational prefixes that look like words but do not make compounds
-# ("samfunn" is not sam+funn, "overordnet" not over+ordnet).
-NOT_MODIFIERS = frozenset(
-    [
-        "sam",
-        "for",
-        "mot",
-        "inn",
-        "ned",
-        "opp",
-        "over",
-        "under",
-        "ut",
-        "gjen",
-        "mis",
-        "van",
-        "bi",
-        "an",
-        "be",
-        "er",
-        "til",
-        "fra",
-        "av",
-        "med",
-        "ved",
-        "etter",
-        "utan",
-        "uten",
-        "fore",
-        "føre",
-        "hel",
-        "all",
-        "sær",
-        "også",
-    ]
-)
+FREQ_FLOOR = 1e-9
+# Parts of speech that carry no topic; a content reading wins over them.
+FUNCTION_POS = frozenset(["pr", "cnjcoo", "cnjsub", "cnjadv", "det", "prn", "ij", "preadv", "sent", "cm", "lpar", "rpar"])
+CONTENT_POS = frozenset(["n", "adj", "vblex", "vbmod", "adv", "np", "abbr", "acr", "num"])
+STANDARDS = ("nb", "nn")
 
 
-# Derivational endings that are also words: berede|skap, aldr|ende are not compounds.
-NOT_HEADS = frozenset(
-    [
-        "skap",
-        "ende",
-        "ande",
-        "else",
-        "ning",
-        "ring",
-        "ering",
-        "heit",
-        "het",
-        "dom",
-        "lig",
-        "isk",
-        "ere",
-        "ing",
-        "tilling",
-    ]
-)
+@dataclass(frozen=True)
+class WordAnalysis:
+    """What a word form contributes to the index: its whole-word lemmas
+    (bokmål, compounds joined) and the lemmas of its compound parts."""
 
+    whole: tuple[str, ...]
+    parts: tuple[str, ...] = ()
+    known: bool = True  # the analysers knew the form (or its compound parts)
+    compound: bool = False  # analysed as a compound the dictionary does not list
 
-def _read_list(name: str) -> list[str]:
-    text = resources.files("plansok.analysis").joinpath("data", name).read_text("utf-8")
-    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-
-
-def _read_pairs(name: str) -> list[tuple[str, str]]:
-    pairs = []
-    for line in _read_list(name):
-        cols = line.split("#", 1)[0].split("\t")
-        if len(cols) >= 2 and cols[0].strip() and cols[1].strip():
-            pairs.append((cols[0].strip().lower(), cols[1].strip().lower()))
-    return pairs
+    @property
+    def lemma(self) -> str:
+        return self.whole[0] if self.whole else ""
 
 
 @dataclass
 class Lexicon:
-    """Lemmas, standard mapping, stop words and compounds. Load once, share freely.
+    """Lemmas, nn→nb mapping, stop words and compounds. Load once, share freely.
 
-    Loading simplemma's dictionaries costs about half a second, so nothing is
-    read until first use.
+    ``standard`` is "nb" or "nn" for document text (that standard's analyser
+    first, the other for words it does not know), or "auto" for queries (both
+    analysers; readings of either standard compete by frequency).
     """
 
-    _lemma_cache: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
-    _split_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
-
-    # -- resources -----------------------------------------------------------------
-    @cached_property
-    def _factory(self) -> object:
-        from simplemma.strategies.dictionaries import DefaultDictionaryFactory
-
-        return DefaultDictionaryFactory()
+    _cache: dict[tuple[str, str], WordAnalysis] = field(default_factory=dict, repr=False)
+    _nb_of: dict[Unit, str] = field(default_factory=dict, repr=False)
 
     @cached_property
-    def _dicts(self) -> dict[str, object]:
-        f = self._factory
-        return {"nb": f.get_dictionary("nb"), "nn": f.get_dictionary("nn")}  # type: ignore[attr-defined]
+    def apertium(self) -> Apertium:
+        return Apertium()
 
     @cached_property
-    def _simplemma(self) -> object:
-        # simplemma's rules for unknown words, over the dictionaries loaded above
-        # (its module-level lemmatize() would load them a second time).
-        from simplemma import Lemmatizer
-        from simplemma.strategies.default import DefaultStrategy
+    def version(self) -> str:
+        """Versions of the resources the terms depend on, recorded in the index."""
+        from importlib.metadata import version
 
-        return Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=self._factory))
-
-    @cached_property
-    def nb_lemmas(self) -> frozenset[str]:
-        return frozenset(v.lower() for v in self._dicts["nb"].values())  # type: ignore[attr-defined]
-
-    @cached_property
-    def nn_lemmas(self) -> frozenset[str]:
-        return frozenset(v.lower() for v in self._dicts["nn"].values())  # type: ignore[attr-defined]
+        return f"{self.apertium.version};wordfreq={version('wordfreq')}"
 
     @cached_property
     def stop_words(self) -> frozenset[str]:
-        return frozenset(_read_list("stopwords_nb.txt")) | frozenset(_read_list("stopwords_nn.txt"))
+        return lang.stop_words()
 
     @cached_property
-    def nn_to_nb(self) -> dict[str, str]:
-        return dict(_read_pairs("nn_nb.tsv"))
+    def _frequencies(self) -> dict[str, float]:
+        from wordfreq import get_frequency_dict
 
-    @cached_property
-    def nn_rules(self) -> list[tuple[str, str]]:
-        # Longest suffix first so "teneste" wins over "e".
-        return sorted(_read_pairs("nn_nb_rules.tsv"), key=lambda p: -len(p[0]))
+        return get_frequency_dict("nb")
+
+    def frequency(self, word: str) -> float:
+        return self._frequencies.get(word, 0.0)
 
     @cached_property
     def _stemmer(self) -> object:
@@ -163,191 +100,230 @@ class Lexicon:
             return lemma
         return self._stemmer.stemWord(lemma)  # type: ignore[attr-defined]
 
-    def is_known(self, word: str) -> bool:
-        """A word form or lemma found in either standard's dictionary."""
-        d = self._dicts
-        return (
-            word in d["nb"]  # type: ignore[operator]
-            or word in d["nn"]  # type: ignore[operator]
-            or word in self.nb_lemmas
-            or word in self.nn_lemmas
-        )
+    # -- analysis ------------------------------------------------------------------
+    def word(self, form: str, standard: str = "nb") -> WordAnalysis:
+        hit = self._cache.get((form, standard))
+        if hit is None:
+            self.prepare([form], standard)
+            hit = self._cache[(form, standard)]
+        return hit
 
-    def is_lemma(self, word: str) -> bool:
-        return word in self.nb_lemmas or word in self.nn_lemmas
-
-    # -- lemmas --------------------------------------------------------------------
     def lemma(self, form: str, standard: str = "nb") -> str:
-        """The bokmål-normalised lemma of a lower-case word form.
+        return self.word(form, standard).lemma
 
-        Dictionaries before guesses: the written standard's own dictionary,
-        then the other one, then a compound whose head is a known form
-        ("lavinntektsfamiliene" -> lavinntekts + familie), and only then
-        simplemma's suffix rules, which invent stems for words they do not
-        know ("lavinntekt" -> "lavinntekk").
-        """
-        key = (form, standard)
-        hit = self._lemma_cache.get(key)
-        if hit is not None:
-            return hit
-        if len(form) < 2 or len(form) > MAX_WORD or not any(c.isalpha() for c in form):
-            lemma = form  # the longest Norwegian words are far shorter; garbage stays as it is
-        elif form in self.overrides:
-            lemma = self.overrides[form]
-        elif form in self.nn_to_nb and form not in self._dicts["nb"]:  # type: ignore[operator]
-            # A nynorsk base form the table knows (samfunnstryggleik), even
-            # where simplemma's nynorsk dictionary does not.
-            lemma = self.nn_to_nb[form]
-        else:
-            lemma, from_nn = self._dictionary_lemma(form, standard)
-            if lemma is None:
-                lemma, from_nn = self._head_lemma(form, standard)
-            if lemma is None:
-                langs = ("nn", "nb") if standard == "nn" else ("nb", "nn")
-                guess = self._simplemma.lemmatize(form, lang=langs)  # type: ignore[attr-defined]
-                lemma, from_nn = guess.lower(), standard == "nn"
-            # The nynorsk table also holds words that mean something else in
-            # bokmål (skule, bu), so bokmål text only uses it for nynorsk lemmas.
-            if from_nn or lemma not in self.nb_lemmas:
-                lemma = self.to_bokmaal(lemma)
-        self._lemma_cache[key] = lemma
-        return lemma
+    def is_known(self, form: str, standard: str = "auto") -> bool:
+        return self.word(form, standard).known
 
-    def _dictionary_lemma(self, form: str, standard: str) -> tuple[str | None, bool]:
-        if form in self.overrides:
-            return self.overrides[form], False
-        order = ("nn", "nb") if standard == "nn" else ("nb", "nn")
-        for lang in order:
-            lemma = self._dicts[lang].get(form)  # type: ignore[attr-defined]
-            if lemma is not None:
-                return lemma.lower(), lang == "nn"
-        return None, False
+    def prepare(self, forms: Iterable[str], standard: str = "nb") -> None:
+        """Analyse every form not yet analysed, in one batch per analyser."""
+        todo = [f for f in dict.fromkeys(forms) if (f, standard) not in self._cache]
+        if not todo:
+            return
+        plain = [f for f in todo if _analysable(f)]
+        for f in todo:
+            if not _analysable(f):
+                self._cache[(f, standard)] = WordAnalysis((f,), (), known=False)
+        if not plain:
+            return
+        readings = self._readings(plain, standard)
+        self._map_to_bokmaal(readings)
+        unknown: list[str] = []
+        for f in plain:
+            rs = readings[f]
+            if rs:
+                self._cache[(f, standard)] = self._choose(f, rs)
+            else:
+                unknown.append(f)
+        if unknown:
+            splits = self._split_many(unknown, standard)
+            for f in unknown:
+                parts = splits.get(f, ())
+                self._cache[(f, standard)] = WordAnalysis((f,), parts, known=bool(parts))
 
-    def _head_lemma(self, form: str, standard: str) -> tuple[str | None, bool]:
-        """Lemmatise an unknown compound through its head: of the cuts whose
-        head is a known form after a valid modifier, the most frequent head
-        wins (fritids|kortet, not fritid|skortet), the longer one on a tie."""
-        best: tuple[float, int, str, bool] | None = None
-        for cut in range(MIN_MODIFIER, len(form) - MIN_HEAD + 1):
-            head, modifier = form[cut:], form[:cut]
-            if head in self.stop_words:
-                continue
-            head_lemma, from_nn = self._dictionary_lemma(head, standard)
-            if head_lemma is None or head_lemma in self.stop_words:
-                continue
-            if self._modifier(modifier, head) is None:
-                continue
-            # Frequencies are bokmål: judge a nynorsk head by its bokmål lemma.
-            key = (self.frequency(self.to_bokmaal(head_lemma)) or self.frequency(head), len(head))
-            if best is None or key > best[:2]:
-                best = (*key, modifier + head_lemma, from_nn)
-        return (best[2], best[3]) if best else (None, False)
+    def _readings(self, forms: list[str], standard: str) -> dict[str, list[tuple[str, Reading]]]:
+        """(standard, reading) pairs per form."""
+        out: dict[str, list[tuple[str, Reading]]] = {f: [] for f in forms}
+        if standard == "auto":
+            for std in STANDARDS:
+                for f, rs in self.apertium.analyse(forms, std).items():
+                    out[f].extend((std, r) for r in rs)
+            return out
+        other = "nb" if standard == "nn" else "nn"
+        first = self.apertium.analyse(forms, standard)
+        missing = [f for f, rs in first.items() if not rs]
+        second = self.apertium.analyse(missing, other) if missing else {}
+        for f in forms:
+            out[f] = [(standard, r) for r in first.get(f, [])] or [(other, r) for r in second.get(f, [])]
+        return out
 
-    @cached_property
-    def _frequencies(self) -> dict[str, float]:
-        # wordfreq's Norwegian (bokmål) word frequencies; nynorsk words it does
-        # not list count as rare, which only matters between rival splits.
-        from wordfreq import get_frequency_dict
+    def _map_to_bokmaal(self, readings: dict[str, list[tuple[str, Reading]]]) -> None:
+        units = [u for rs in readings.values() for std, r in rs if std == "nn" for u in r.units]
+        todo = [u for u in dict.fromkeys(units) if u not in self._nb_of]
+        if todo:
+            mapped = self.apertium.to_bokmaal(todo)
+            for u in todo:
+                self._nb_of[u] = mapped.get(u, (u.lemma,))[0]
 
-        return get_frequency_dict("nb")
+    def _nb(self, std: str, u: Unit) -> str:
+        return self._nb_of.get(u, u.lemma) if std == "nn" else u.lemma
 
-    def frequency(self, word: str) -> float:
-        return self._frequencies.get(word, 0.0)
+    def _choose(self, form: str, readings: list[tuple[str, Reading]]) -> WordAnalysis:
+        """The likely readings of a form: content words before function words,
+        then by frequency of their bokmål lemmas."""
+        cands: dict[str, tuple[float, tuple[str, ...], bool]] = {}
+        content = [(s, r) for s, r in readings if r.head.pos not in FUNCTION_POS]
+        for std, r in content or readings:
+            nb_units = [self._nb(std, u) for u in r.units]
+            whole = _join_compound(form, [u.lemma for u in r.units], nb_units)
+            if r.is_compound:
+                score = _geomean([self._freq(x) for x in nb_units])
+                # A verb inside a compound (utleie as the verb, …korte for …kortet) only when no noun reading fits.
+                score *= 0.1 ** sum(1 for u in r.units if u.pos.startswith("vb"))
+                parts = tuple(dict.fromkeys(nb_units))
+            else:
+                score = max(self._freq(whole), FREQ_FLOOR)
+                parts = ()
+            # Proper nouns are kept apart only when nothing else fits ("Gol" vs "gol").
+            if r.head.pos == "np" and len(readings) > 1:
+                score *= 0.5
+            prev = cands.get(whole)
+            if prev is None or score > prev[0]:
+                cands[whole] = (score, parts, r.is_compound)
+        ranked = sorted(cands.items(), key=lambda kv: -kv[1][0])
+        best = ranked[0][1][0]
+        kept = [(w, p) for w, (s, p, _) in ranked if s >= KEEP_SHARE * best][:MAX_READINGS]
+        whole = tuple(w for w, _ in kept)
+        parts: list[str] = []
+        for w, p in kept:
+            for x in p or self._lexicalised_parts(w):
+                if x not in parts and x not in whole:
+                    parts.append(x)
+        return WordAnalysis(whole, tuple(parts), compound=ranked[0][1][2])
 
-    def _modifier(self, left: str, head: str) -> str | None:
-        """The modifier in ``left`` (its linking s/e removed), if it is one: a
-        lemma, or itself a compound (lavinntekt|s|familie)."""
-        for linker in LINKERS:
-            if linker and not left.endswith(linker):
-                continue
-            modifier = left[: len(left) - len(linker)] if linker else left
-            if len(modifier) < MIN_MODIFIER or modifier in NOT_MODIFIERS or modifier in self.stop_words:
-                continue
-            if self.is_lemma(modifier) or (len(modifier) >= MIN_COMPOUND and self._binary_split(modifier) is not None):
-                return modifier
-        return None
-
-    @cached_property
-    def overrides(self) -> dict[str, str]:
-        return dict(_read_pairs("lemma_overrides.tsv"))
-
-    def to_bokmaal(self, lemma: str) -> str:
-        """Map a nynorsk lemma to its bokmål counterpart, so that "tenester" finds
-        "tjenester". Rules only apply when they produce a real bokmål lemma."""
-        mapped = self.nn_to_nb.get(lemma)
-        if mapped:
-            return mapped
-        if lemma in self.nb_lemmas or lemma not in self.nn_lemmas:
-            return lemma
-        for nn_suffix, nb_suffix in self.nn_rules:
-            if lemma.endswith(nn_suffix):
-                candidate = lemma[: len(lemma) - len(nn_suffix)] + nb_suffix
-                if candidate in self.nb_lemmas:
-                    return candidate
-        # A nynorsk compound whose head the table knows: samfunnstryggleik.
-        parts = self.split(lemma)
-        if len(parts) >= 2:
-            head = parts[1]
-            mapped_head = self.nn_to_nb.get(head)
-            if mapped_head and lemma.endswith(head):
-                return lemma[: -len(head)] + mapped_head
-        return lemma
+    def _freq(self, word: str) -> float:
+        return max(self.frequency(word), FREQ_FLOOR)
 
     # -- compounds -----------------------------------------------------------------
+    def _lexicalised_parts(self, lemma: str) -> tuple[str, ...]:
+        """Parts of a compound the dictionary lists as one word
+        (barnefattigdom -> barn, fattigdom), so a query for a part finds it."""
+        if len(lemma) < MIN_SPLIT or not lemma.isalpha():
+            return ()
+        return self._split_many([lemma], "nb").get(lemma, ())
+
     def split(self, word: str) -> tuple[str, ...]:
-        """Parts of a compound, outermost split first, e.g.
-        sosialhjelpsmottaker -> (sosialhjelp, mottaker, sosial, hjelp).
+        return self._split_many([word], "nb").get(word, ())
 
-        The split takes the longest head that is a lemma after a modifier that
-        is a lemma (or a compound of lemmas), with an optional linking s or e.
-        """
-        hit = self._split_cache.get(word)
-        if hit is not None:
-            return hit
-        parts: list[str] = []
-        best = self._binary_split(word) if MIN_COMPOUND <= len(word) <= MAX_WORD and word.isalpha() else None
-        if best:
-            modifier, head = best
-            parts = [modifier, head]
-            # Short parts are split no further: mottaker is not mott|aker.
-            for sub in (modifier, head):
-                if len(sub) < MIN_RESPLIT:
+    def _split_many(self, words: list[str], standard: str) -> dict[str, tuple[str, ...]]:
+        """Split words into a known modifier (with an optional linking s or e)
+        and a known head, both analysed by Apertium; of the candidate cuts the
+        one with the highest geometric mean of the parts' frequencies wins
+        (Koehn and Knight 2003), so kommune|styre beats kommunes|tyre."""
+        cands: dict[str, list[tuple[str, str]]] = {}
+        pieces: set[str] = set()
+        for w in words:
+            if not (MIN_SPLIT <= len(w) <= MAX_WORD and w.isalpha()):
+                continue
+            for cut in range(MIN_MODIFIER, len(w) - MIN_HEAD + 1):
+                left, head = w[:cut], w[cut:]
+                if head in lang.NOT_HEADS:
                     continue
-                for p in self.split(sub):
-                    if p not in parts:
-                        parts.append(p)
-        result = tuple(parts)
-        self._split_cache[word] = result
-        return result
+                for link in lang.LINKERS:
+                    if link and not left.endswith(link):
+                        continue
+                    mod = left[: len(left) - len(link)] if link else left
+                    if len(mod) < MIN_MODIFIER or mod in lang.NOT_MODIFIERS:
+                        continue
+                    cands.setdefault(w, []).append((mod, head))
+                    pieces.update((mod, head))
+        if not cands:
+            return {}
+        std = "auto" if standard == "auto" else standard
+        mods, heads = self._known_bases(sorted(pieces), std)
+        out: dict[str, tuple[str, ...]] = {}
+        for w, cs in cands.items():
+            best: tuple[float, str, str] | None = None
+            for mod, head in cs:
+                if head not in heads or mod not in mods:
+                    continue
+                score = _geomean([self._freq(mods[mod]), self._freq(heads[head])])
+                if best is None or score > best[0]:
+                    best = (score, mods[mod], heads[head])
+            if best:
+                out[w] = tuple(dict.fromkeys(best[1:]))
+        return out
 
-    def _binary_split(self, word: str) -> tuple[str, str] | None:
-        """The most likely (modifier, head) split: both parts lemmas (the
-        modifier may itself be a compound), chosen by the geometric mean of
-        the parts' frequencies (Koehn and Knight 2003), so kommune|styre beats
-        kommunes|tyre and markeds|tenkning beats marked|stenkning."""
-        best: tuple[float, int, str, str] | None = None
-        for cut in range(MIN_MODIFIER, len(word) - MIN_HEAD + 1):
-            head = word[cut:]
-            if head in NOT_HEADS or head in self.stop_words or not self.is_lemma(head):
+    def _known_bases(self, pieces: list[str], standard: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(modifiers, heads): the pieces that can stand in a compound, as
+        bokmål lemmas. A modifier must be a base form (hus, not the verb
+        form of huse; not bos for bo); a head may be inflected
+        (…fattigdommen). Neither may itself be an unlisted compound."""
+        readings = self._readings(pieces, standard)
+        self._map_to_bokmaal(readings)
+        mods: dict[str, str] = {}
+        heads: dict[str, str] = {}
+        for p in pieces:
+            if p in self.stop_words:
                 continue
-            left = word[:cut]
-            # A three-letter modifier with no linker is too often a false
-            # split of a simple word (bos|ting for bosetting).
-            if len(left) == MIN_MODIFIER and len(head) < 6:
-                continue
-            modifier = self._modifier(left, head)
-            if modifier is None:
-                continue
-            f_mod = self.frequency(self.to_bokmaal(modifier)) or self.frequency(left)
-            score = (f_mod * self.frequency(self.to_bokmaal(head))) ** 0.5
-            key = (score, len(head))
-            if best is None or key > best[:2]:
-                best = (*key, modifier, head)
-        return (best[2], best[3]) if best else None
+            best_head: tuple[float, str] | None = None
+            for std, r in readings[p]:
+                u = r.head
+                if r.is_compound or u.pos not in CONTENT_POS or u.pos == "np":
+                    continue
+                nb = self._nb(std, u)
+                if u.lemma == p and (p not in mods or u.pos == "n"):
+                    mods[p] = nb
+                # Nouns first, then frequency.
+                key = (1.0 if u.pos == "n" else 0.0) + self._freq(nb)
+                if best_head is None or key > best_head[0]:
+                    best_head = (key, nb)
+            if best_head:
+                heads[p] = best_head[1]
+        return mods, heads
 
     def warm(self, words: Iterable[str] = ()) -> None:
-        """Load the dictionaries now (e.g. before a timed run or in a worker)."""
-        _ = self.nb_lemmas, self.nn_lemmas, self.stop_words, self.nn_to_nb, self.nn_rules, self.overrides
-        _ = self._frequencies
-        for w in words:
-            self.lemma(w)
+        """Start the analysers now (e.g. before a timed run or in a worker)."""
+        _ = self.stop_words, self._frequencies
+        self.prepare(list(words) or ["kommune"], "nb")
+
+
+def _analysable(form: str) -> bool:
+    return 2 <= len(form) <= MAX_WORD and any(c.isalpha() for c in form) and form.isalnum()
+
+
+def _geomean(xs: list[float]) -> float:
+    p = 1.0
+    for x in xs:
+        p *= max(x, FREQ_FLOOR)
+    return p ** (1.0 / len(xs)) if xs else 0.0
+
+
+def _join_compound(form: str, src: list[str], nb: list[str]) -> str:
+    """The bokmål whole word of a (possibly) compound reading, with the form's
+    own linking letters: nn sosialhjelps|mottakarar -> sosialhjelpsmottaker,
+    bustad|politikk -> boligpolitikk."""
+    if len(src) == 1:
+        return nb[0]
+    out: list[str] = []
+    pos = 0
+    for i in range(len(src) - 1):
+        lemma = src[i]
+        if form.startswith(lemma, pos):
+            pos += len(lemma)
+            mod = nb[i]
+        elif lemma.endswith("e") and form.startswith(lemma[:-1], pos):
+            # A modifier that drops its final e (skole|fritid, bygd|e…)
+            pos += len(lemma) - 1
+            mod = nb[i][:-1] if nb[i].endswith("e") else nb[i]
+        else:
+            return "".join(nb)
+        nxt = src[i + 1][:2]
+        link = ""
+        for cand in lang.LINKERS:
+            if cand and form.startswith(cand, pos) and not form.startswith(nxt, pos):
+                link = cand
+                pos += len(cand)
+                break
+        out.append(mod + link)
+    out.append(nb[-1])
+    return "".join(out)

@@ -184,3 +184,55 @@ def load_eval_sets(eval_dir: Path | None = None, names: list[str] | None = None)
             raise FileNotFoundError(f"no evaluation set {missing} in {eval_dir} (have {found})")
         found = [n for n in found if n in names]
     return {name: load_eval_set(eval_dir, name) for name in found}
+
+
+# --------------------------------------------------------------------------- the suite: held-out first
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+PARTS = ("heldout", "tuning")
+
+
+def load_split(path: Path) -> dict[tuple[str, str], str]:
+    """``(set, qid) -> "heldout" | "tuning"`` from ``split.tsv``."""
+    return {(r[0], r[1]): r[2] for r in _rows(path) if len(r) >= 3}
+
+
+def _maybe_queries(path: Path) -> list[Query]:
+    return load_queries(path) if path.is_file() else []
+
+
+def load_suite(eval_dir: Path | None = None, data_dir: Path = DATA_DIR) -> dict[str, EvalSet]:
+    """The development sets and the repository's new judged queries, split into
+    held-out and tuning parts, each typed in bokmål and as a nynorsk writer types it.
+
+    Sets are named ``<base> <part>`` and ``<base> <part> nn`` (e.g. ``plans heldout nn``);
+    held-out sets come first. Judgments: the shared qrels, the supplementary
+    ``<base>.extra.qrels.tsv`` and the new queries' ``<base>.new.qrels.tsv``."""
+    eval_dir = Path(eval_dir) if eval_dir else default_eval_dir()
+    split = load_split(data_dir / "split.tsv")
+    out: dict[str, EvalSet] = {}
+    suite: dict[str, tuple[list[Query], list[Query], dict[str, dict[PageKey, int]]]] = {}
+    for base in ("plans", "thesis"):
+        nb = _maybe_queries(eval_dir / f"{base}.queries.tsv") + _maybe_queries(data_dir / f"{base}.new.queries.tsv")
+        nn = _maybe_queries(eval_dir / f"{base}.queries.nn.tsv") + _maybe_queries(
+            data_dir / f"{base}.new.queries.nn.tsv"
+        )
+        qrels: dict[str, dict[PageKey, int]] = {}
+        for path in (eval_dir / f"{base}.qrels.tsv", data_dir / f"{base}.new.qrels.tsv"):
+            if path.is_file():
+                for qid, judged in load_qrels(path).items():
+                    qrels.setdefault(qid, {}).update(judged)
+        extra = data_dir / f"{base}.extra.qrels.tsv"
+        if extra.is_file():
+            for qid, judged in load_qrels(extra).items():
+                for key, grade in judged.items():
+                    qrels.setdefault(qid, {}).setdefault(key, grade)
+        suite[base] = (nb, nn, qrels)
+    for part in PARTS:
+        for base, (nb, nn, qrels) in suite.items():
+            for suffix, queries in (("", nb), (" nn", nn)):
+                chosen = [q for q in queries if split.get((base, q.qid)) == part and q.qid in qrels]
+                if chosen:
+                    name = f"{base} {part}{suffix}"
+                    out[name] = EvalSet(name, chosen, {q.qid: qrels[q.qid] for q in chosen})
+    return out

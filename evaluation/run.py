@@ -26,6 +26,7 @@ from typing import Any
 
 from .metrics import Scores, dedupe_pages, mean_scores, score_ranking
 from .qrels import (
+    DATA_DIR,
     EvalSet,
     PageKey,
     Query,
@@ -33,6 +34,7 @@ from .qrels import (
     default_pdf_dir,
     default_thesis_pdf,
     load_eval_sets,
+    load_suite,
     load_pagemap,
     map_judgments,
     with_extra_judgments,
@@ -229,7 +231,12 @@ def run_evaluation(
     if units not in UNITS:
         raise ValueError(f"units must be one of {UNITS}")
     pdf_dir, thesis_pdf, eval_dir = Path(pdf_dir), Path(thesis_pdf), Path(eval_dir)
-    eval_sets = load_eval_sets(eval_dir, sets)
+    if (eval_dir / "plans.queries.tsv").is_file() and (DATA_DIR / "split.tsv").is_file() and not extra_qrels:
+        eval_sets = load_suite(eval_dir)
+        if sets is not None:
+            eval_sets = {k: v for k, v in eval_sets.items() if k in sets or k.split()[0] in sets}
+    else:
+        eval_sets = load_eval_sets(eval_dir, sets)
     if not eval_sets:
         raise FileNotFoundError(f"no *.queries.tsv/*.qrels.tsv pairs in {eval_dir}")
     if extra_qrels:

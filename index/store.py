@@ -341,8 +341,11 @@ class IndexStore:
         _fsync_dir(final.parent)
 
     # -- writing -----------------------------------------------------------------------
-    def add_documents(self, docs: Sequence[AnalysedDoc]) -> None:
-        """Add (or replace) documents as one new segment in one transaction."""
+    def add_documents(self, docs: Sequence[AnalysedDoc], analysis: str = "", lexicon: str = "") -> None:
+        """Add (or replace) documents as one new segment in one transaction.
+
+        ``analysis`` and ``lexicon`` name the analysis version and the lexicon
+        resources the terms were made with; they are recorded in ``meta``."""
         if not docs:
             return
         name = f"seg-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -386,6 +389,12 @@ class IndexStore:
         )
         self._write_segment_file(seg)
         with self.transaction():
+            if analysis and self.get_meta("analysis") != analysis:
+                # Forms map words to the terms of one analysis; those of another are wrong now.
+                self.db.execute("DELETE FROM forms")
+                self.set_meta("analysis", analysis)
+            if lexicon:
+                self.set_meta("lexicon", lexicon)
             for d in docs:
                 self._delete_rows(d.meta.doc_id)
             pid = start_pid
@@ -416,13 +425,19 @@ class IndexStore:
                     pid += 1
                 self.db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self.db.executemany("INSERT INTO tags VALUES (?, ?, ?, ?, ?)", tag_rows)
-                self.db.executemany("INSERT OR IGNORE INTO forms VALUES (?, ?)", list(d.forms.items()))
+                self.db.executemany("INSERT OR REPLACE INTO forms VALUES (?, ?)", list(d.forms.items()))
             self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (name, len(pids), now))
             self._drop_dead_segments()
             self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
         self._remove_orphan_files()
         if len(self.segment_names()) > MAX_SEGMENTS:
             self.merge_segments()
+
+    def stale_documents(self, analysis: str) -> list[str]:
+        """Documents whose terms came from an analysis other than ``analysis``
+        (the fingerprint ends in ``@<analysis>`` and an optional manifest hash)."""
+        rows = self.db.execute("SELECT doc_id, sha256 FROM documents").fetchall()
+        return [d for d, sha in rows if sha.split("@", 1)[-1].split("+", 1)[0] != analysis]
 
     def remove_documents(self, doc_ids: Sequence[str]) -> list[str]:
         removed = []

@@ -98,6 +98,13 @@ def doc_id_for(path: Path) -> str:
     return re.sub(r"\s+", "_", Path(display_path(path)).stem.strip())
 
 
+def lexicon_version() -> str:
+    """The lexicon resources' versions (Apertium data, lttoolbox, wordfreq), recorded in the index."""
+    from plansok.analysis.lexicon import Lexicon
+
+    return Lexicon().version
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -283,9 +290,9 @@ def ingest(
             report.passages += len(out.doc.passages)
             pending.append(out.doc)
             if len(pending) >= COMMIT_EVERY:
-                store.add_documents(pending)
+                store.add_documents(pending, ANALYSIS_VERSION, lexicon_version())
                 pending = []
-        store.add_documents(pending)
+        store.add_documents(pending, ANALYSIS_VERSION, lexicon_version())
     report.seconds = time.perf_counter() - t0
     return report
 

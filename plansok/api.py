@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from plansok.errors import PlansokError
+from plansok.analysis import ANALYSIS_VERSION
+from plansok.errors import IndexError_, PlansokError
 from plansok.index.searcher import LoadedIndex
 from plansok.index.store import IndexStore
 from plansok.models import DocumentMeta, Hit, Page, Passage, cite
@@ -243,9 +244,24 @@ class Index:
         """The loaded searcher, reloaded when another process changed the index."""
         generation = self.store.get_meta("generation", "0")
         if self._searcher is None or generation != self._generation:
+            self.check_analysis()
             self._searcher = Searcher(LoadedIndex.load(self.store))
             self._generation = generation
         return self._searcher
+
+    def check_analysis(self) -> None:
+        """Refuse to search documents analysed with another analysis: the
+        query's terms would not be the documents' terms, and hits would be
+        silently missing."""
+        stale = self.store.stale_documents(ANALYSIS_VERSION)
+        if stale:
+            names = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+            raise IndexError_(
+                f"{self.path}: {len(stale)} document(s) were analysed with another version of plansok's "
+                f"Norwegian analysis ({names}); this plansok uses analysis {ANALYSIS_VERSION}. "
+                f"Analyse them again with: plansok ingest FOLDER --index {self.path} "
+                "(unchanged files are re-read because the analysis changed), or drop them with plansok remove"
+            )
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None, **options: Any) -> list[Hit]:
         """Ranked passages for ``query``. ``options`` are ``SearchOptions`` fields

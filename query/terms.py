@@ -1,9 +1,10 @@
 """Word forms to index terms at query time.
 
-Every form seen while indexing is stored with its terms in the index
-(``forms`` table), so most queries and all snippets need no dictionary:
-the Norwegian lexicon (half a second to load) is only consulted for a word
-form the corpus has never contained.
+Query words are analysed by the lexicon itself, in both written standards
+("auto"), never looked up among the forms the indexed documents happen to
+contain: "bustøtte" means bostøtte whether or not a nynorsk plan is indexed.
+The ``forms`` table (each document form with its terms) serves snippets and
+phrase matching, where the document's own analysis is what counts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from dataclasses import dataclass, field
 
 from plansok.analysis.analyzer import PART_PREFIX, Analyzer
 from plansok.index.store import IndexStore
+
+
+# Queries may be typed in either written standard.
+QUERY_STANDARD = "auto"
 
 
 def form_key(standard: str, form: str) -> str:
@@ -73,18 +78,9 @@ class TermResolver:
 
     def words(self, forms: Sequence[str]) -> list[WordTerms]:
         forms = [f.lower() for f in forms]
-        keys = [form_key(s, f) for f in forms for s in ("nb", "nn")]
-        stored = self.store.forms(keys)
+        self.analyzer.prepare(forms, QUERY_STANDARD)
         out = []
         for f in forms:
-            terms = stored.get(form_key("nb", f))
-            if terms is None:
-                terms = stored.get(form_key("nn", f))
-            if terms is None:
-                whole, parts, _stop = self.analyzer.analyze_form(f, "nb")
-                out.append(WordTerms(f, tuple(whole), tuple(parts)))
-                continue
-            whole_t = tuple(t for t in terms if not t.startswith(PART_PREFIX))
-            parts_t = tuple(t[1:] for t in terms if t.startswith(PART_PREFIX))
-            out.append(WordTerms(f, whole_t, parts_t))
+            whole, parts, _stop = self.analyzer.analyze_form(f, QUERY_STANDARD)
+            out.append(WordTerms(f, tuple(whole), tuple(parts)))
         return out
