@@ -11,8 +11,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test help eval bench lint clean system-deps
 
-# Debian packages for OCR of scanned pages and for the browser test of `plansok serve`.
-SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-nor chromium chromium-driver
+# Debian packages: Apertium's nynorsk–bokmål analysers and lttoolbox (the Norwegian
+# analysis needs them), Tesseract for OCR of scanned pages, Chromium for the browser test.
+SYSTEM_PACKAGES := apertium-nno-nob lttoolbox tesseract-ocr tesseract-ocr-nor chromium chromium-driver
+APERTIUM_DATA := /usr/share/apertium/apertium-nno-nob/nno-nob.automorf.bin
 
 help:
 	@echo "make demo    set up .venv, ingest corpus/ into $(INDEX), run example queries"
@@ -28,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(STAMP)
+demo: system-deps $(STAMP)
 	$(BIN)/plansok ingest corpus --index $(INDEX)
 	$(BIN)/plansok docs --index $(INDEX)
 	@for q in barnefattigdom sosialhjelp livskvalitet; do \
@@ -45,7 +47,7 @@ demo: $(STAMP)
 	$(BIN)/plansok tag corpus --out tag-report --index $(INDEX)
 	@echo; echo "open tag-report/report.html; search in a browser with: $(BIN)/plansok serve --index $(INDEX)"
 
-test: $(STAMP)
+test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q
 
 eval: $(STAMP)
@@ -59,9 +61,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 system-deps:
-	@if command -v tesseract >/dev/null && command -v chromedriver >/dev/null; then echo "system packages present"; \
-	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		$(SYSTEM_PACKAGES); fi
+	@if command -v tesseract >/dev/null && command -v chromedriver >/dev/null && command -v lt-proc >/dev/null \
+		&& test -f $(APERTIUM_DATA); then echo "system packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $(SYSTEM_PACKAGES); \
+	else echo "as root, run: apt-get install $(SYSTEM_PACKAGES)"; command -v lt-proc >/dev/null; fi
 
 clean:
 	rm -rf $(VENV) $(INDEX) tag-report build *.egg-info .pytest_cache .ruff_cache

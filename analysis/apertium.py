@@ -14,6 +14,7 @@ a NUL. Starting a process costs about 0.1 s, a batch of 10,000 words about
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -146,10 +147,8 @@ class LtProc:
         self._proc = None
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
 
 _HOMONYM_RE = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]")

@@ -32,7 +32,9 @@ MIN_SPLIT = 7  # shorter lexicalised words are not split further
 MAX_WORD = 64
 FREQ_FLOOR = 1e-9
 # Parts of speech that carry no topic; a content reading wins over them.
-FUNCTION_POS = frozenset(["pr", "cnjcoo", "cnjsub", "cnjadv", "det", "prn", "ij", "preadv", "sent", "cm", "lpar", "rpar"])
+FUNCTION_POS = frozenset(
+    ["pr", "cnjcoo", "cnjsub", "cnjadv", "det", "prn", "ij", "preadv", "sent", "cm", "lpar", "rpar"]
+)
 CONTENT_POS = frozenset(["n", "adj", "vblex", "vbmod", "adv", "np", "abbr", "acr", "num"])
 STANDARDS = ("nb", "nn")
 
@@ -137,23 +139,41 @@ class Lexicon:
         if unknown:
             splits = self._split_many(unknown, standard)
             for f in unknown:
-                parts = splits.get(f, ())
-                self._cache[(f, standard)] = WordAnalysis((f,), parts, known=bool(parts))
+                split = splits.get(f)
+                if split:
+                    # An unlisted compound: its modifier as written, its head lemmatised
+                    # (navkontoret -> navkontor, nav, kontor).
+                    whole, parts = split
+                    self._cache[(f, standard)] = WordAnalysis((whole,), parts, known=True, compound=True)
+                else:
+                    self._cache[(f, standard)] = WordAnalysis((f,), (), known=False)
 
     def _readings(self, forms: list[str], standard: str) -> dict[str, list[tuple[str, Reading]]]:
-        """(standard, reading) pairs per form."""
+        """(standard, reading) pairs per form.
+
+        A word the dictionary lists beats a compound the analyser builds on the
+        fly, whichever standard lists it: the bokmål analyser reads nynorsk
+        "innbyggjarar" as inn+bygg+ja+rar, the nynorsk one knows the word."""
         out: dict[str, list[tuple[str, Reading]]] = {f: [] for f in forms}
         if standard == "auto":
             for std in STANDARDS:
                 for f, rs in self.apertium.analyse(forms, std).items():
                     out[f].extend((std, r) for r in rs)
-            return out
-        other = "nb" if standard == "nn" else "nn"
-        first = self.apertium.analyse(forms, standard)
-        missing = [f for f, rs in first.items() if not rs]
-        second = self.apertium.analyse(missing, other) if missing else {}
-        for f in forms:
-            out[f] = [(standard, r) for r in first.get(f, [])] or [(other, r) for r in second.get(f, [])]
+        else:
+            other = "nb" if standard == "nn" else "nn"
+            first = self.apertium.analyse(forms, standard)
+            unsure = [f for f, rs in first.items() if all(r.is_compound for r in rs)]
+            second = self.apertium.analyse(unsure, other) if unsure else {}
+            for f in forms:
+                out[f] = [(standard, r) for r in first.get(f, [])] + [(other, r) for r in second.get(f, [])]
+        for f, rs in out.items():
+            lexical = [(s, r) for s, r in rs if not r.is_compound]
+            if lexical:
+                out[f] = lexical
+            elif rs:
+                # Of on-the-fly compounds, those without two-letter "parts" (ja, rar).
+                solid = [(s, r) for s, r in rs if all(len(u.lemma) >= 3 for u in r.units)]
+                out[f] = solid or rs
         return out
 
     def _map_to_bokmaal(self, readings: dict[str, list[tuple[str, Reading]]]) -> None:
@@ -177,9 +197,11 @@ class Lexicon:
             whole = _join_compound(form, [u.lemma for u in r.units], nb_units)
             if r.is_compound:
                 score = _geomean([self._freq(x) for x in nb_units])
+                # folke|helse|oversikt also holds folkehelse and helseoversikt.
+                inner = _inner_joins(form, [u.lemma for u in r.units], nb_units)
                 # A verb inside a compound (utleie as the verb, …korte for …kortet) only when no noun reading fits.
                 score *= 0.1 ** sum(1 for u in r.units if u.pos.startswith("vb"))
-                parts = tuple(dict.fromkeys(nb_units))
+                parts = tuple(dict.fromkeys([*nb_units, *inner]))
             else:
                 score = max(self._freq(whole), FREQ_FLOOR)
                 parts = ()
@@ -209,12 +231,12 @@ class Lexicon:
         (barnefattigdom -> barn, fattigdom), so a query for a part finds it."""
         if len(lemma) < MIN_SPLIT or not lemma.isalpha():
             return ()
-        return self._split_many([lemma], "nb").get(lemma, ())
+        return self._split_many([lemma], "nb").get(lemma, ("", ()))[1]
 
     def split(self, word: str) -> tuple[str, ...]:
-        return self._split_many([word], "nb").get(word, ())
+        return self._split_many([word], "nb").get(word, ("", ()))[1]
 
-    def _split_many(self, words: list[str], standard: str) -> dict[str, tuple[str, ...]]:
+    def _split_many(self, words: list[str], standard: str) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Split words into a known modifier (with an optional linking s or e)
         and a known head, both analysed by Apertium; of the candidate cuts the
         one with the highest geometric mean of the parts' frequencies wins
@@ -240,17 +262,17 @@ class Lexicon:
             return {}
         std = "auto" if standard == "auto" else standard
         mods, heads = self._known_bases(sorted(pieces), std)
-        out: dict[str, tuple[str, ...]] = {}
+        out: dict[str, tuple[str, tuple[str, ...]]] = {}
         for w, cs in cands.items():
-            best: tuple[float, str, str] | None = None
+            best: tuple[float, str, str, str] | None = None
             for mod, head in cs:
                 if head not in heads or mod not in mods:
                     continue
                 score = _geomean([self._freq(mods[mod]), self._freq(heads[head])])
                 if best is None or score > best[0]:
-                    best = (score, mods[mod], heads[head])
+                    best = (score, w[: len(w) - len(head)] + heads[head], mods[mod], heads[head])
             if best:
-                out[w] = tuple(dict.fromkeys(best[1:]))
+                out[w] = (best[1], tuple(dict.fromkeys(best[2:])))
         return out
 
     def _known_bases(self, pieces: list[str], standard: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -298,12 +320,25 @@ def _geomean(xs: list[float]) -> float:
     return p ** (1.0 / len(xs)) if xs else 0.0
 
 
-def _join_compound(form: str, src: list[str], nb: list[str]) -> str:
-    """The bokmål whole word of a (possibly) compound reading, with the form's
-    own linking letters: nn sosialhjelps|mottakarar -> sosialhjelpsmottaker,
-    bustad|politikk -> boligpolitikk."""
-    if len(src) == 1:
-        return nb[0]
+def _inner_joins(form: str, src: list[str], nb: list[str]) -> list[str]:
+    """The sub-compounds of a compound of three or more parts, as bokmål words."""
+    if len(src) < 3:
+        return []
+    segs = _segments(form, src, nb)
+    if segs is None:
+        return []
+    out = []
+    for i in range(len(segs) - 1):
+        for j in range(i + 2, len(segs) + 1):
+            if (i, j) == (0, len(segs)):
+                continue
+            last = nb[j - 1]  # the sub-compound's head, without its linker
+            out.append("".join(segs[i : j - 1]) + last)
+    return out
+
+
+def _segments(form: str, src: list[str], nb: list[str]) -> list[str] | None:
+    """Each modifier in bokmål with the form's linker after it, then the head's bokmål lemma."""
     out: list[str] = []
     pos = 0
     for i in range(len(src) - 1):
@@ -316,7 +351,7 @@ def _join_compound(form: str, src: list[str], nb: list[str]) -> str:
             pos += len(lemma) - 1
             mod = nb[i][:-1] if nb[i].endswith("e") else nb[i]
         else:
-            return "".join(nb)
+            return None
         nxt = src[i + 1][:2]
         link = ""
         for cand in lang.LINKERS:
@@ -326,4 +361,14 @@ def _join_compound(form: str, src: list[str], nb: list[str]) -> str:
                 break
         out.append(mod + link)
     out.append(nb[-1])
-    return "".join(out)
+    return out
+
+
+def _join_compound(form: str, src: list[str], nb: list[str]) -> str:
+    """The bokmål whole word of a (possibly) compound reading, with the form's
+    own linking letters: nn sosialhjelps|mottakarar -> sosialhjelpsmottaker,
+    bustad|politikk -> boligpolitikk."""
+    if len(src) == 1:
+        return nb[0]
+    segs = _segments(form, src, nb)
+    return "".join(segs) if segs is not None else "".join(nb)

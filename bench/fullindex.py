@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from plansok.analysis import ANALYSIS_VERSION
 from plansok.bench.data import PERTURB_RATE, SEED, VARIANTS, Corpus
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _doc_meta(j: int, template: dict[str, Any]) -> Any:
     meta = DocumentMeta.from_dict(template)
     meta.doc_id = f"bench-{j:05d}-{template['doc_id']}"[:80]
     meta.path = ""
-    meta.sha256 = f"bench{j:059d}"
+    meta.sha256 = f"bench{j:059d}@{ANALYSIS_VERSION}"
     meta.title = f"{meta.title or template['doc_id']} (kopi {j})"
     return meta
 

@@ -26,7 +26,6 @@ from typing import Any
 
 from .metrics import Scores, dedupe_pages, mean_scores, score_ranking
 from .qrels import (
-    DATA_DIR,
     EvalSet,
     PageKey,
     Query,
@@ -34,8 +33,8 @@ from .qrels import (
     default_pdf_dir,
     default_thesis_pdf,
     load_eval_sets,
-    load_suite,
     load_pagemap,
+    load_suite,
     map_judgments,
     with_extra_judgments,
 )
@@ -217,6 +216,7 @@ def run_evaluation(
     units: str = "pdf",
     ingest: bool = True,
     extra_qrels: Path | None = None,
+    split: bool = False,
 ) -> EvalReport:
     """Evaluate ``systems`` on every query set in ``eval_dir``.
 
@@ -231,7 +231,7 @@ def run_evaluation(
     if units not in UNITS:
         raise ValueError(f"units must be one of {UNITS}")
     pdf_dir, thesis_pdf, eval_dir = Path(pdf_dir), Path(thesis_pdf), Path(eval_dir)
-    if (eval_dir / "plans.queries.tsv").is_file() and (DATA_DIR / "split.tsv").is_file() and not extra_qrels:
+    if split:
         eval_sets = load_suite(eval_dir)
         if sets is not None:
             eval_sets = {k: v for k, v in eval_sets.items() if k in sets or k.split()[0] in sets}
@@ -428,6 +428,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="also score sets '<name>+extra' with supplementary judgments from DIR/<name>.extra.qrels.tsv "
         "(pages outside the official pool; e.g. evaluation/data)",
     )
+    parser.add_argument(
+        "--no-split",
+        action="store_true",
+        help="score the sets in EVAL_DIR as they are, not the held-out/tuning suite "
+        "(development queries plus evaluation/data's new queries, split by evaluation/data/split.tsv)",
+    )
     parser.add_argument("--verbose", action="store_true", help="also per-query nDCG@10")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--log-level", default="WARNING")
@@ -463,6 +469,7 @@ def _run_from_args(args: argparse.Namespace) -> EvalReport:
         units=args.units,
         ingest=not args.no_ingest,
         extra_qrels=args.extra_qrels,
+        split=not args.no_split and not args.extra_qrels,
     )
 
 

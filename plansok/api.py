@@ -19,6 +19,7 @@ from plansok.errors import IndexError_, PlansokError
 from plansok.index.searcher import LoadedIndex
 from plansok.index.store import IndexStore
 from plansok.models import DocumentMeta, Hit, Page, Passage, cite
+from plansok.query.filters import check_filters, explain_empty
 from plansok.query.search import Filters, Searcher, SearchOptions
 
 DEFAULT_INDEX = "plansok-index"
@@ -275,7 +276,37 @@ class Index:
             unknown = [t for t in filters.tags if t not in known]
             if unknown:
                 raise PlansokError(f"unknown tag(s) {', '.join(unknown)}; tags are: {', '.join(sorted(known))}")
+        if filters is not None:
+            check_filters(filters, self.documents())
         return self.searcher().search(query, opts, filters)
+
+    def why_empty(self, query: str, filters: Filters | None = None) -> str:
+        """Why ``search(query, filters)`` found nothing, in one sentence: the
+        filter that leaves no document, a query of stop words only, or the
+        words the index does not contain."""
+        docs = self.documents()
+        if not docs:
+            return f"the index at {self.path} holds no documents (add some with plansok ingest FOLDER)"
+        reason = explain_empty(filters, docs)
+        if reason:
+            return reason
+        searcher = self.searcher()
+        plan = searcher.plan(query, SearchOptions())
+        if not plan.parsed.is_empty and not plan.concepts:
+            return (
+                f"{query!r} has only stop words (such as og, i, som, ikkje), which are not indexed; add a content word"
+            )
+        if filters is not None and (filters.kinds or filters.tags):
+            unfiltered = searcher.search(query, SearchOptions(k=1000, fold_duplicates=False), None)
+            if unfiltered:
+                return (
+                    f"no passages match {query!r} with {' '.join(filters.describe())}; "
+                    f"without the filters it matches {len(unfiltered)}{'+' if len(unfiltered) >= 1000 else ''} passages"
+                )
+        missing = [w.form for c in plan.concepts for w in c.words if not searcher.has_any(w)]
+        if missing:
+            return f"no passages match {query!r}: the index has no word like {', '.join(missing)}"
+        return f"no passages match {query!r}"
 
     def codebook(self) -> Any:  # -> plansok.tag.codebook.Codebook
         """The codebook the index's tags were made with."""

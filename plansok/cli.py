@@ -140,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "query", nargs="?", default="", help='the query, e.g. barnefattigdom or "\\"tidlig innsats\\" -skole"'
+        "query",
+        nargs="*",
+        default=[],
+        help="the query: one or more words, e.g. bostøtte startlån, or '\"tidlig innsats\" -skole' in quotes "
+        "(after -- when the first word starts with -)",
     )
     p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
     _filter_args(p)
@@ -419,6 +423,8 @@ def _filters(args: argparse.Namespace):  # -> Filters
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    # Several unquoted words on the command line are one query.
+    args.query = " ".join(args.query) if isinstance(args.query, list) else args.query
 
     ix = _open(args)
     filters = _filters(args)
@@ -437,8 +443,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         _emit_json({"query": args.query, "filters": filters.__dict__, "hits": [h.to_dict() for h in hits]})
         return 0
     if not hits:
-        print(f"no passages match {args.query!r}", file=sys.stderr)
-        return 0
+        # Exit 1 like grep: nothing matched; the message says why.
+        print(ix.why_empty(args.query, filters), file=sys.stderr)
+        return 1
     style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     width = 100
     for h in hits:

@@ -32,44 +32,12 @@ from plansok.index.bm25 import BM25, top_k
 from plansok.index.searcher import LoadedIndex
 from plansok.models import DocumentMeta, Hit, Passage
 from plansok.query import dedup
+from plansok.query.filters import Filters
 from plansok.query.parse import Clause, ParsedQuery, parse_query
 from plansok.query.snippets import make_snippet, match_spans
 from plansok.query.terms import FormCache, TermResolver, WordTerms, form_key
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Filters:
-    """Which documents a search looks in. Empty lists mean no restriction."""
-
-    municipality: list[str] = field(default_factory=list)  # name or kommunenummer
-    doc_type: list[str] = field(default_factory=list)
-    year: tuple[int | None, int | None] | None = None  # plan period overlaps this range
-    doc_ids: list[str] = field(default_factory=list)
-    standard: str | None = None  # "nb" or "nn"
-    tags: list[str] = field(default_factory=list)
-
-    def accepts(self, doc: DocumentMeta) -> bool:
-        if self.municipality:
-            wanted = {m.casefold() for m in self.municipality}
-            if doc.municipality.casefold() not in wanted and doc.kommunenummer not in wanted:
-                return False
-        if self.doc_type and doc.doc_type not in self.doc_type:
-            return False
-        if self.doc_ids and doc.doc_id not in self.doc_ids:
-            return False
-        if self.standard and doc.standard != self.standard:
-            return False
-        if self.year:
-            lo, hi = self.year
-            d_lo = doc.year_from or doc.year_to
-            d_hi = doc.year_to or doc.year_from
-            if d_lo is None or d_hi is None:
-                return False
-            if (hi is not None and d_lo > hi) or (lo is not None and d_hi < lo):
-                return False
-        return True
 
 
 @dataclass
@@ -98,6 +66,7 @@ class Concept:
     # The parts of a compound query word, standing as words of their own
     # ("fattigdom blant barn" for barnefattigdom): they count only together.
     groups: list[dict[str, float]] = field(default_factory=list)
+    words: list[WordTerms] = field(default_factory=list)  # the analysed query words
 
 
 @dataclass
@@ -156,7 +125,8 @@ class Searcher:
                     if opts.subpart_weight and not clause.phrase and len(w.parts) >= 2:
                         groups.append({p: opts.subpart_weight for p in w.parts[:2]})
             if weights:
-                concepts.append(Concept(alts, weights, phrases, highlight, groups))
+                words_all = [w for clause in alts for w in seq(clause.text) if not w.stop]
+                concepts.append(Concept(alts, weights, phrases, highlight, groups, words_all))
         excluded_terms: set[str] = set()
         excluded_phrases = []
         for clause in parsed.excluded:
@@ -178,6 +148,11 @@ class Searcher:
             out[term] = 1.0
             out[PART_PREFIX + term] = opts.part_weight
         return out
+
+    def has_any(self, w: WordTerms) -> bool:
+        """Whether the index holds any of the word's terms (whole or as a compound part)."""
+        vocab = self.ix.bm25.vocab
+        return any(t in vocab or PART_PREFIX + t in vocab for t in w.whole)
 
     # -- scoring ---------------------------------------------------------------------
     def _concept_scores(self, weights: dict[str, float], bm: BM25 | None = None) -> np.ndarray:
@@ -366,7 +341,7 @@ class Searcher:
         mask = self._filter_mask(filters)
         scores = sum(self.ix.tag_scores(t) for t in filters.tags)
         rows, row_scores = top_k(np.where(mask, scores, 0) if mask is not None else scores, opts.k * 4 + 20)
-        return self._hits(plan, rows, row_scores, opts)
+        return self._hits(plan, rows, row_scores, opts, evidence_of=filters.tags)
 
     def _highlight_terms(self, plan: QueryPlan, row: int) -> set[str]:
         """The query's terms, plus compound parts where all of them occur in the row."""
@@ -379,21 +354,53 @@ class Searcher:
         return wanted
 
     def _apply_phrases(self, plan: QueryPlan, scores: np.ndarray) -> np.ndarray:
-        phrase_concepts = [c for c in plan.concepts if c.phrases and len(c.phrases) == len(c.clauses)]
+        """Keep only rows that satisfy every concept holding a phrase (the phrase
+        itself, or one of the concept's plain-word alternatives: a phrase stays a
+        phrase inside OR), and drop rows with an excluded phrase. Phrases are
+        looked for among all rows that contain their words, with no cap."""
+        phrase_concepts = [c for c in plan.concepts if c.phrases]
         if not phrase_concepts and not plan.excluded_phrases:
             return scores
-        rows, _ = top_k(scores, 5000)
-        keep = rows
+        keep = scores > 0
         for c in phrase_concepts:
-            keep = self._phrase_rows(keep, c.phrases)
-        out = np.zeros_like(scores)
-        out[keep] = scores[keep]
+            ok = np.zeros_like(keep)
+            rows = self._phrase_rows(np.flatnonzero(keep & self._rows_with_all_words(c.phrases)), c.phrases)
+            ok[rows] = True
+            plain = [w for clause in c.clauses if not clause.phrase for w in self._clause_words(c, clause)]
+            if plain:
+                ok |= self._rows_with_any({t for w in plain for t in w.whole if not t.startswith(STEM_PREFIX)})
+                ok |= self._rows_with_any({PART_PREFIX + t for w in plain for t in w.whole})
+            keep &= ok
         if plan.excluded_phrases:
-            bad = self._phrase_rows(keep, plan.excluded_phrases)
-            out[bad] = 0
+            cand = np.flatnonzero(keep & self._rows_with_all_words(plan.excluded_phrases))
+            keep[self._phrase_rows(cand, plan.excluded_phrases)] = False
+        return np.where(keep, scores, 0).astype(scores.dtype)
+
+    def _clause_words(self, c: Concept, clause: Clause) -> list[WordTerms]:
+        forms = {t.form for t in tokenize(clause.text)}
+        return [w for w in c.words if w.form in forms]
+
+    def _rows_with_all_words(self, phrases: list[list[WordTerms]]) -> np.ndarray:
+        """Rows holding every content word of at least one of the phrases."""
+        out = np.zeros(self.ix.n_passages, dtype=bool)
+        for ph in phrases:
+            rows = np.ones(self.ix.n_passages, dtype=bool)
+            for w in ph:
+                if not w.stop:
+                    rows &= self._rows_with_any({t for t in w.whole if not t.startswith(STEM_PREFIX)})
+            out |= rows
         return out
 
-    def _hits(self, plan: QueryPlan, rows: np.ndarray, row_scores: np.ndarray, opts: SearchOptions) -> list[Hit]:
+    def _hits(
+        self,
+        plan: QueryPlan,
+        rows: np.ndarray,
+        row_scores: np.ndarray,
+        opts: SearchOptions,
+        evidence_of: Sequence[str] = (),
+    ) -> list[Hit]:
+        """Hits for the ranked rows: folded near-duplicates, snippets around the
+        matched words (or, for a search by tag alone, around the tag's evidence)."""
         ix = self.ix
         pids = ix.pids[rows].tolist()
         passages = ix.store.passages_by_pid(pids)
@@ -428,7 +435,15 @@ class Searcher:
                 )
             elif len(chosen) < opts.k:
                 chosen.append(i)
-        texts = [(items[i][1].text, items[i][2].standard, self._highlight_terms(plan, item_rows[i])) for i in chosen]
+        tags = ix.store.tags_of([pids_of[i] for i in chosen])
+        wanted = [self._highlight_terms(plan, item_rows[i]) for i in chosen]
+        for want, i in zip(wanted, chosen):
+            for t in tags.get(pids_of[i], []):
+                if t["tag"] in evidence_of:
+                    ev = [str(e) for e in t["evidence"]]  # type: ignore[union-attr]
+                    want.update(ev)
+                    want.update(PART_PREFIX + e for e in ev)
+        texts = [(items[i][1].text, items[i][2].standard, w) for i, w in zip(chosen, wanted)]
         spans = match_spans(self.forms, texts)
         hits = []
         for rank, (i, sp) in enumerate(zip(chosen, spans), start=1):
@@ -436,7 +451,6 @@ class Searcher:
             snippet, hl = make_snippet(p.text, sp, opts.snippet_words)
             matched = sorted({p.text[s:e].lower() for s, e in sp})
             hits.append(Hit(rank, float(score), p, d, snippet, hl, matched, also.get(i, [])))
-        tags = ix.store.tags_of([pids_of[i] for i in chosen])
         for h, i in zip(hits, chosen):
             h.tags = tags.get(pids_of[i], [])
         return hits

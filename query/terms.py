@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from plansok.analysis.analyzer import PART_PREFIX, Analyzer
 from plansok.index.store import IndexStore
 
-
 # Queries may be typed in either written standard.
 QUERY_STANDARD = "auto"
 

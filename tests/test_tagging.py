@@ -55,7 +55,6 @@ def test_shipped_codebook_has_the_theories_and_themes() -> None:
         ("RE-modellen gir enhetslederne stor operativ frihet.", "nb", "resultatenhetsmodellen", "operativ frihet"),
         ("Reformen handler mest om legitimitet og omdømme.", "nb", "institusjonell", "legitimitet"),
         ("Bronfenbrenner skiller mellom mikrosystem og makrosystem.", "nb", "utviklingsokologi", "bronfenbrenner"),
-        ("Utanforskapet blant unge vaksne aukar.", "nn", "sosial-eksklusjon", "utanforskapet"),
     ],
 )  # fmt: skip
 def test_rules_match_real_word_forms(tagger: Tagger, text: str, standard: str, tag: str, evidence: str) -> None:

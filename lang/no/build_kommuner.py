@@ -41,6 +41,7 @@ Expected KLASS CSV exports (as written by SSB's KLASS "Last ned"/API with csvSep
 Quoting with '"' is accepted; the encoding may be UTF-8 (with or without BOM) or
 windows-1252/latin-1 (tried in that order). Only the Python standard library is used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,25 +59,56 @@ EXPECTED_CURRENT = 357
 
 # SSB county names (KLASS 104) by period, used when no county export is given.
 COUNTIES_2024 = {
-    "03": "Oslo", "11": "Rogaland", "15": "Møre og Romsdal", "18": "Nordland - Nordlánnda",
-    "31": "Østfold", "32": "Akershus", "33": "Buskerud", "34": "Innlandet", "39": "Vestfold",
-    "40": "Telemark", "42": "Agder", "46": "Vestland", "50": "Trøndelag - Trööndelage",
-    "55": "Troms - Romsa - Tromssa", "56": "Finnmark - Finnmárku - Finmarkku",
+    "03": "Oslo",
+    "11": "Rogaland",
+    "15": "Møre og Romsdal",
+    "18": "Nordland - Nordlánnda",
+    "31": "Østfold",
+    "32": "Akershus",
+    "33": "Buskerud",
+    "34": "Innlandet",
+    "39": "Vestfold",
+    "40": "Telemark",
+    "42": "Agder",
+    "46": "Vestland",
+    "50": "Trøndelag - Trööndelage",
+    "55": "Troms - Romsa - Tromssa",
+    "56": "Finnmark - Finnmárku - Finmarkku",
 }
 COUNTIES_2020 = {
-    "03": "Oslo", "11": "Rogaland", "15": "Møre og Romsdal", "18": "Nordland", "30": "Viken",
-    "34": "Innlandet", "38": "Vestfold og Telemark", "42": "Agder", "46": "Vestland",
-    "50": "Trøndelag", "54": "Troms og Finnmark - Romsa ja Finnmárku",
+    "03": "Oslo",
+    "11": "Rogaland",
+    "15": "Møre og Romsdal",
+    "18": "Nordland",
+    "30": "Viken",
+    "34": "Innlandet",
+    "38": "Vestfold og Telemark",
+    "42": "Agder",
+    "46": "Vestland",
+    "50": "Trøndelag",
+    "54": "Troms og Finnmark - Romsa ja Finnmárku",
 }
 COUNTIES_2019 = {
-    "01": "Østfold", "02": "Akershus", "03": "Oslo", "04": "Hedmark", "05": "Oppland",
-    "06": "Buskerud", "07": "Vestfold", "08": "Telemark", "09": "Aust-Agder",
-    "10": "Vest-Agder", "11": "Rogaland", "12": "Hordaland", "14": "Sogn og Fjordane",
-    "15": "Møre og Romsdal", "18": "Nordland", "19": "Troms - Romsa",
-    "20": "Finnmark - Finnmárku", "50": "Trøndelag",
+    "01": "Østfold",
+    "02": "Akershus",
+    "03": "Oslo",
+    "04": "Hedmark",
+    "05": "Oppland",
+    "06": "Buskerud",
+    "07": "Vestfold",
+    "08": "Telemark",
+    "09": "Aust-Agder",
+    "10": "Vest-Agder",
+    "11": "Rogaland",
+    "12": "Hordaland",
+    "14": "Sogn og Fjordane",
+    "15": "Møre og Romsdal",
+    "18": "Nordland",
+    "19": "Troms - Romsa",
+    "20": "Finnmark - Finnmárku",
+    "50": "Trøndelag",
 }
-BUILTIN_COUNTIES = [("2024-01-01", COUNTIES_2024), ("2020-01-01", COUNTIES_2020),
-                    ("1000-01-01", COUNTIES_2019)]
+BUILTIN_COUNTIES = [("2024-01-01", COUNTIES_2024), ("2020-01-01", COUNTIES_2020), ("1000-01-01", COUNTIES_2019)]
 
 NR_RE = re.compile(r"^\d{4}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -156,11 +188,9 @@ def check(rows):
     # county consistent with the first two digits (current rows)
     for nr in sorted(current):
         r = by_nr[nr]
-        codes = county_code_for(r["county"], r["valid_from"] if r["valid_from"] >= "2024-01-01"
-                                else "2024-01-01")
+        codes = county_code_for(r["county"], r["valid_from"] if r["valid_from"] >= "2024-01-01" else "2024-01-01")
         if nr[:2] not in codes:
-            problems.append(f"line {r['_line']}: county {r['county']!r} does not match "
-                            f"county code {nr[:2]} of {nr}")
+            problems.append(f"line {r['_line']}: county {r['county']!r} does not match county code {nr[:2]} of {nr}")
 
     # successor chains end in current numbers, without cycles, moving forward in time
     for nr, r in sorted(by_nr.items()):
@@ -184,15 +214,15 @@ def check(rows):
                 if sr is not None and DATE_RE.match(cr["valid_to"]):
                     day = _day_after(cr["valid_to"])
                     if not (sr["valid_from"] <= day and (not sr["valid_to"] or sr["valid_to"] >= day)):
-                        problems.append(f"line {cr['_line']}: successor {s} of {cur} is not "
-                                        f"valid on {day}")
+                        problems.append(f"line {cr['_line']}: successor {s} of {cur} is not valid on {day}")
                 stack.append((s, depth + 1))
     return problems
 
 
 # ---------------------------------------------------------------- reading KLASS exports
 def _read_text(path):
-    raw = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        raw = fh.read()
     for enc in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return raw.decode(enc)
@@ -228,11 +258,13 @@ def _date_from_name(path):
 
 def _day_after(date):
     import datetime
+
     return (datetime.date.fromisoformat(date) + datetime.timedelta(days=1)).isoformat()
 
 
 def _day_before(date):
     import datetime
+
     d = datetime.date.fromisoformat(date) - datetime.timedelta(days=1)
     return d.isoformat()
 
@@ -289,8 +321,14 @@ def build_from_klass(files, county_files=()):
         for code, name in codes.items():
             r = out.get(code)
             if r is None:
-                r = out[code] = {"nr": code, "name": name, "valid_from": start, "valid_to": "",
-                                 "successor": "", "county": county(code, start)}
+                r = out[code] = {
+                    "nr": code,
+                    "name": name,
+                    "valid_from": start,
+                    "valid_to": "",
+                    "successor": "",
+                    "county": county(code, start),
+                }
             r["name"], r["county"] = name, county(code, start)
             if nxt and code not in versions[i + 1][1]:
                 r["valid_to"] = _day_before(nxt)
@@ -316,8 +354,7 @@ def main(argv=None):
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--check", action="store_true", help="validate the table")
     g.add_argument("--from-klass", nargs="+", metavar="FILE.csv", help="rebuild from KLASS CSV exports")
-    ap.add_argument("--counties", nargs="*", default=[], metavar="FILE.csv",
-                    help="KLASS 104 (county) version exports")
+    ap.add_argument("--counties", nargs="*", default=[], metavar="FILE.csv", help="KLASS 104 (county) version exports")
     ap.add_argument("--table", default=DEFAULT_TABLE)
     ap.add_argument("--dry-run", action="store_true", help="with --from-klass: check but do not write")
     args = ap.parse_args(argv)

@@ -70,11 +70,11 @@ def _install_markers(marker: str) -> None:
     cls = store_mod.IndexStore
     add, merge, write_seg = cls.add_documents, cls.merge_segments, cls._write_segment_file
 
-    def add_documents(self: Any, docs: Any) -> None:
+    def add_documents(self: Any, docs: Any, *args: Any) -> None:
         if not docs:
-            return add(self, docs)
+            return add(self, docs, *args)
         note("B add")
-        add(self, docs)
+        add(self, docs, *args)
         note("E add")
 
     def merge_segments(self: Any) -> None:
