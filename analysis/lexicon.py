@@ -191,6 +191,7 @@ class Lexicon:
         """The likely readings of a form: content words before function words,
         then by frequency of their bokmål lemmas."""
         cands: dict[str, tuple[float, tuple[str, ...], bool]] = {}
+        std_of: dict[str, str] = {}
         content = [(s, r) for s, r in readings if r.head.pos not in FUNCTION_POS]
         for std, r in content or readings:
             nb_units = [self._nb(std, u) for u in r.units]
@@ -211,9 +212,16 @@ class Lexicon:
             prev = cands.get(whole)
             if prev is None or score > prev[0]:
                 cands[whole] = (score, parts, r.is_compound)
+                std_of[whole] = std
         ranked = sorted(cands.items(), key=lambda kv: -kv[1][0])
         best = ranked[0][1][0]
         kept = [(w, p) for w, (s, p, _) in ranked if s >= KEEP_SHARE * best][:MAX_READINGS]
+        # Each standard's best reading stays, so a query word meets documents of
+        # either standard (bokmål text may list "bustad" as a word of its own).
+        for std in STANDARDS:
+            mine = [(w, p) for w, (_s, p, _c) in ranked if std_of[w] == std]
+            if mine and mine[0][0] not in [w for w, _ in kept]:
+                kept.append(mine[0])
         whole = tuple(w for w, _ in kept)
         parts: list[str] = []
         for w, p in kept:

