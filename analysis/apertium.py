@@ -21,7 +21,9 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import IO
 
 from plansok.errors import PlansokError
 
@@ -127,8 +129,10 @@ class LtProc:
         with self._lock:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(text.encode("utf-8") + b"\0")
-            proc.stdin.flush()
+            # Write from another thread: lt-proc answers while it reads, and a large
+            # batch would otherwise fill both pipes and leave each side waiting.
+            writer = threading.Thread(target=_feed, args=(proc.stdin, text.encode("utf-8") + b"\0"), daemon=True)
+            writer.start()
             buf = bytearray()
             fd = proc.stdout.fileno()
             while True:
@@ -138,6 +142,7 @@ class LtProc:
                 buf += chunk
                 if buf.endswith(b"\0"):
                     break
+            writer.join()
             return buf[:-1].decode("utf-8", errors="replace")
 
     def close(self) -> None:
@@ -152,6 +157,11 @@ class LtProc:
 
 
 _HOMONYM_RE = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]")
+
+
+def _feed(stream: IO[bytes], data: bytes) -> None:
+    stream.write(data)
+    stream.flush()
 
 
 def _parse_unit(text: str) -> Unit:
@@ -179,9 +189,12 @@ class Apertium:
         if d is None:
             raise ApertiumMissing(INSTALL_HINT)
         self.data_dir = d
-        self.version = apertium_version(d)
         self._analysers = {std: LtProc(d / name, "-e") for std, name in ANALYSERS.items()}
         self._bidix = LtProc(d / BIDIX_NN_NB, "-b")
+
+    @cached_property
+    def version(self) -> str:
+        return apertium_version(self.data_dir)
 
     def analyse(self, words: list[str], standard: str) -> dict[str, list[Reading]]:
         """Readings of each word in one standard's analyser; unknown words get none.
