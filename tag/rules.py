@@ -22,9 +22,14 @@ REPEAT_BONUS = 0.25  # each repeat of a term adds a quarter, up to four repeats
 
 @dataclass(frozen=True)
 class Word:
+    """A word's lemmas in the analyzer's order (best reading first, a joined
+    word last) and its compound parts. Ordered, not sets: which lemma a
+    codebook term is filed under, and the order of evidence, must not depend
+    on the process's string hashing (worker processes tag too)."""
+
     form: str
-    whole: frozenset[str]
-    parts: frozenset[str]
+    whole: tuple[str, ...]
+    parts: tuple[str, ...]
 
     @property
     def stop(self) -> bool:
@@ -32,16 +37,16 @@ class Word:
 
     @classmethod
     def from_terms(cls, form: str, terms: Sequence[str]) -> Word:
-        whole = frozenset(t for t in terms if not t.startswith((PART_PREFIX, STEM_PREFIX)))
-        parts = frozenset(t[1:] for t in terms if t.startswith(PART_PREFIX))
+        whole = tuple(dict.fromkeys(t for t in terms if not t.startswith((PART_PREFIX, STEM_PREFIX))))
+        parts = tuple(dict.fromkeys(t[1:] for t in terms if t.startswith(PART_PREFIX)))
         return cls(form, whole, parts)
 
     @classmethod
     def from_token_terms(cls, tt: TokenTerms) -> Word:
-        whole = {t for t in tt.whole if not t.startswith(STEM_PREFIX)}
+        whole = [t for t in tt.whole if not t.startswith(STEM_PREFIX)]
         if tt.joined:
-            whole.add(tt.joined)
-        return cls(tt.token.form, frozenset(whole), frozenset(tt.parts))
+            whole.append(tt.joined)
+        return cls(tt.token.form, tuple(dict.fromkeys(whole)), tuple(dict.fromkeys(tt.parts)))
 
 
 @dataclass
@@ -148,9 +153,8 @@ class RuleTagger:
 
 
 def _main_lemma(w: Word) -> str:
-    # A token that also carries a joined word ("livs" + "kvalitet") has two
-    # whole terms; the shorter is the word itself.
-    return min(w.whole, key=len)
+    # The analyzer's best reading; a joined word ("livs" + "kvalitet") comes last.
+    return w.whole[0]
 
 
 def _match_rest(lemmas: tuple[str, ...], words: Sequence[Word], content: list[int], ci: int) -> int | None:
