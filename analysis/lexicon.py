@@ -65,6 +65,7 @@ class Lexicon:
 
     _cache: dict[tuple[str, str], WordAnalysis] = field(default_factory=dict, repr=False)
     _nb_of: dict[Unit, str] = field(default_factory=dict, repr=False)
+    _split_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def apertium(self) -> Apertium:
@@ -110,12 +111,6 @@ class Lexicon:
             hit = self._cache[(form, standard)]
         return hit
 
-    def lemma(self, form: str, standard: str = "nb") -> str:
-        return self.word(form, standard).lemma
-
-    def is_known(self, form: str, standard: str = "auto") -> bool:
-        return self.word(form, standard).known
-
     def prepare(self, forms: Iterable[str], standard: str = "nb") -> None:
         """Analyse every form not yet analysed, in one batch per analyser."""
         todo = [f for f in dict.fromkeys(forms) if (f, standard) not in self._cache]
@@ -130,12 +125,23 @@ class Lexicon:
         readings = self._readings(plain, standard)
         self._map_to_bokmaal(readings)
         unknown: list[str] = []
+        chosen: dict[str, tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]], bool]] = {}
         for f in plain:
             rs = readings[f]
             if rs:
-                self._cache[(f, standard)] = self._choose(f, rs)
+                chosen[f] = self._choose(f, rs)
             else:
                 unknown.append(f)
+        # Lexicalised words are split in one batch for all forms (barnefattigdom -> barn, fattigdom).
+        lexicalised = [w for _, kept, _ in chosen.values() for w, p in kept if not p]
+        splits = self._lexicalised_splits(lexicalised)
+        for f, (whole, kept, compound) in chosen.items():
+            parts: list[str] = []
+            for w, p in kept:
+                for x in p or splits.get(w, ()):
+                    if x not in parts and x not in whole:
+                        parts.append(x)
+            self._cache[(f, standard)] = WordAnalysis(whole, tuple(parts), compound=compound)
         if unknown:
             splits = self._split_many(unknown, standard)
             for f in unknown:
@@ -187,9 +193,13 @@ class Lexicon:
     def _nb(self, std: str, u: Unit) -> str:
         return self._nb_of.get(u, u.lemma) if std == "nn" else u.lemma
 
-    def _choose(self, form: str, readings: list[tuple[str, Reading]]) -> WordAnalysis:
+    def _choose(
+        self, form: str, readings: list[tuple[str, Reading]]
+    ) -> tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]], bool]:
         """The likely readings of a form: content words before function words,
-        then by frequency of their bokmål lemmas."""
+        then by frequency of their bokmål lemmas. Returns the whole-word lemmas,
+        each kept reading with its compound parts (none for a listed word), and
+        whether the best reading is an on-the-fly compound."""
         cands: dict[str, tuple[float, tuple[str, ...], bool]] = {}
         std_of: dict[str, str] = {}
         content = [(s, r) for s, r in readings if r.head.pos not in FUNCTION_POS]
@@ -222,27 +232,22 @@ class Lexicon:
             mine = [(w, p) for w, (_s, p, _c) in ranked if std_of[w] == std]
             if mine and mine[0][0] not in [w for w, _ in kept]:
                 kept.append(mine[0])
-        whole = tuple(w for w, _ in kept)
-        parts: list[str] = []
-        for w, p in kept:
-            for x in p or self._lexicalised_parts(w):
-                if x not in parts and x not in whole:
-                    parts.append(x)
-        return WordAnalysis(whole, tuple(parts), compound=ranked[0][1][2])
+        return tuple(w for w, _ in kept), kept, ranked[0][1][2]
 
     def _freq(self, word: str) -> float:
         return max(self.frequency(word), FREQ_FLOOR)
 
     # -- compounds -----------------------------------------------------------------
-    def _lexicalised_parts(self, lemma: str) -> tuple[str, ...]:
-        """Parts of a compound the dictionary lists as one word
-        (barnefattigdom -> barn, fattigdom), so a query for a part finds it."""
-        if len(lemma) < MIN_SPLIT or not lemma.isalpha():
-            return ()
-        return self._split_many([lemma], "nb").get(lemma, ("", ()))[1]
-
-    def split(self, word: str) -> tuple[str, ...]:
-        return self._split_many([word], "nb").get(word, ("", ()))[1]
+    def _lexicalised_splits(self, lemmas: list[str]) -> dict[str, tuple[str, ...]]:
+        """Parts of compounds the dictionary lists as one word (barnefattigdom ->
+        barn, fattigdom), so a query for a part finds them; remembered, since the
+        same lemmas come back in every batch."""
+        todo = [w for w in dict.fromkeys(lemmas) if w not in self._split_cache]
+        if todo:
+            found = self._split_many(todo, "nb")
+            for w in todo:
+                self._split_cache[w] = found[w][1] if w in found else ()
+        return {w: self._split_cache[w] for w in lemmas}
 
     def _split_many(self, words: list[str], standard: str) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Split words into a known modifier (with an optional linking s or e)
@@ -310,11 +315,6 @@ class Lexicon:
             if best_head:
                 heads[p] = best_head[1]
         return mods, heads
-
-    def warm(self, words: Iterable[str] = ()) -> None:
-        """Start the analysers now (e.g. before a timed run or in a worker)."""
-        _ = self.stop_words, self._frequencies
-        self.prepare(list(words) or ["kommune"], "nb")
 
 
 def _analysable(form: str) -> bool:

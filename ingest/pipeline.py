@@ -276,6 +276,7 @@ def ingest(
             tagger = _tagger(store, analyser) if tag else None
             outcomes = run_serial(jobs, analyser, tagger, timeout)
         pending: list[AnalysedDoc] = []
+        lexicon = lexicon_version()
         for out in _progress(outcomes, progress, len(jobs)):
             if out.error is not None:
                 shown = display_path(out.job.path)
@@ -290,9 +291,9 @@ def ingest(
             report.passages += len(out.doc.passages)
             pending.append(out.doc)
             if len(pending) >= COMMIT_EVERY:
-                store.add_documents(pending, ANALYSIS_VERSION, lexicon_version())
+                store.add_documents(pending, ANALYSIS_VERSION, lexicon)
                 pending = []
-        store.add_documents(pending, ANALYSIS_VERSION, lexicon_version())
+        store.add_documents(pending, ANALYSIS_VERSION, lexicon)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -59,15 +60,16 @@ class Register:
     def lineage(self, nr: str) -> set[str]:
         """Every number of the same municipality over time: what it became and
         what it was made of (not the siblings of a split)."""
-        seen: set[str] = set()
-        for step in (lambda n: self.by_nr[n].successors, lambda n: self._preds.get(n, [])):
-            todo = [nr]
-            while todo:
-                n = todo.pop()
-                if n not in self.by_nr or (n in seen and n != nr):
-                    continue
-                seen.add(n)
-                todo.extend(x for x in step(n) if x not in seen)
+        return self._walk(nr, lambda n: self.by_nr[n].successors) | self._walk(nr, lambda n: self._preds.get(n, []))
+
+    def _walk(self, nr: str, step: Callable[[str], Sequence[str]]) -> set[str]:
+        seen = {nr}
+        todo = [nr]
+        while todo:
+            for x in step(todo.pop()):
+                if x in self.by_nr and x not in seen:
+                    seen.add(x)
+                    todo.append(x)
         return seen
 
     def current_of(self, nr: str) -> list[Municipality]:
