@@ -252,16 +252,31 @@ needs_shared = pytest.mark.skipif(
     reason=f"shared evaluation data not found at {SHARED} (set PLANSOK_SHARED)",
 )
 
-# shared/eval/README.md, "Reference numbers": (set, system) -> metrics
+# shared/eval/README.md, "Reference numbers": (set, system) -> metrics. The thesis numbers
+# reproduce the README's. Its plan numbers no longer do: every reference system scores
+# lower on today's plans.qrels.tsv, which was deepened with 16 pages only plansok had found
+# (the README's last paragraph), most likely after the table was made. The plan numbers on
+# today's judgments are pinned instead, per unit, so a change in the reference systems,
+# the page texts or the scoring still shows.
 README_NUMBERS = {
     ("thesis", "rank_bm25"): {"ndcg10": 0.646, "recall10": 0.708},
-    ("plans", "rank_bm25"): {"ndcg10": 0.449, "recall10": 0.480, "recall100": 0.810},
     ("thesis", "rank_bm25_w"): {"ndcg10": 0.739, "recall10": 0.777},
-    ("plans", "rank_bm25_w"): {"ndcg10": 0.573, "recall10": 0.583, "recall100": 0.869},
     ("thesis", "bm25s"): {"ndcg10": 0.778, "recall10": 0.791},
-    ("plans", "bm25s"): {"ndcg10": 0.731, "recall10": 0.675, "recall100": 0.920},
     ("thesis", "tantivy"): {"ndcg10": 0.769, "recall10": 0.805},
-    ("plans", "tantivy"): {"ndcg10": 0.686, "recall10": 0.603, "recall100": 0.932},
+}
+PLANS_NUMBERS = {
+    "pdf": {
+        ("plans", "rank_bm25"): {"ndcg10": 0.4469, "recall10": 0.4503, "recall100": 0.7863},
+        ("plans", "rank_bm25_w"): {"ndcg10": 0.5635, "recall10": 0.5205, "recall100": 0.8446},
+        ("plans", "bm25s"): {"ndcg10": 0.7234, "recall10": 0.6166, "recall100": 0.9022},
+        ("plans", "tantivy"): {"ndcg10": 0.6774, "recall10": 0.5502, "recall100": 0.9147},
+    },
+    "pagemap": {
+        ("plans", "rank_bm25"): {"ndcg10": 0.4469, "recall10": 0.4579, "recall100": 0.8014},
+        ("plans", "rank_bm25_w"): {"ndcg10": 0.5635, "recall10": 0.5293, "recall100": 0.8623},
+        ("plans", "bm25s"): {"ndcg10": 0.7234, "recall10": 0.6266, "recall100": 0.9198},
+        ("plans", "tantivy"): {"ndcg10": 0.6774, "recall10": 0.5578, "recall100": 0.9323},
+    },
 }
 
 
@@ -278,29 +293,10 @@ def _reference_report(units: str):
 
 
 @needs_shared
-@pytest.mark.xfail(
-    reason="reference numbers drift with a fresh numpy/rank_bm25 install (2026-12-05); to be re-derived", strict=False
-)
-def test_reference_systems_reproduce_readme_numbers_on_pdf_pages() -> None:
-    report = _reference_report("pdf")
-    for (set_name, system), expected in README_NUMBERS.items():
+@pytest.mark.parametrize("units", ["pdf", "pagemap"])
+def test_reference_systems_reproduce_the_reference_numbers(units: str) -> None:
+    report = _reference_report(units)
+    for (set_name, system), expected in {**README_NUMBERS, **PLANS_NUMBERS[units]}.items():
         mean = report.get(set_name, system).mean
         for metric, value in expected.items():
-            # nDCG and the thesis numbers match to 0.001. Plan recall on physical PDF pages is
-            # up to 0.018 lower than the README's, which counted pagemap.json units (below).
-            # rank_bm25 breaks ties among equal scores by numpy's sort order, which moved one
-            # plans nDCG by 0.0021 with the numpy of a fresh install (2026-12): 0.003.
-            tol = 0.003 if metric == "ndcg10" or set_name == "thesis" else 0.02
-            assert getattr(mean, metric) == pytest.approx(value, abs=tol), (set_name, system, metric)
-
-
-@needs_shared
-@pytest.mark.xfail(
-    reason="reference numbers drift with a fresh numpy/rank_bm25 install (2026-12-05); to be re-derived", strict=False
-)
-def test_reference_systems_reproduce_readme_numbers_on_pagemap_units() -> None:
-    report = _reference_report("pagemap")
-    for (set_name, system), expected in README_NUMBERS.items():
-        mean = report.get(set_name, system).mean
-        for metric, value in expected.items():
-            assert getattr(mean, metric) == pytest.approx(value, abs=0.003), (set_name, system, metric)
+            assert getattr(mean, metric) == pytest.approx(value, abs=0.0015), (units, set_name, system, metric)
