@@ -90,7 +90,7 @@ class Searcher:
 
     def __init__(self, loaded: LoadedIndex, resolver: TermResolver | None = None) -> None:
         self.ix = loaded
-        self.resolver = resolver or TermResolver(loaded.store)
+        self.resolver = resolver or TermResolver()
         self.forms = FormCache(loaded.store)
         self._inv: list[str] | None = None  # term id -> term, for feedback; built on first use
         self._shingle_cache: dict[str, frozenset[int]] = {}

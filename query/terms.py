@@ -65,7 +65,8 @@ class FormCache:
 
 @dataclass
 class TermResolver:
-    store: IndexStore
+    """Query words to terms, by the lexicon alone (no index needed)."""
+
     analyzer_factory: Callable[[], Analyzer] = Analyzer
     _analyzer: Analyzer | None = field(default=None, repr=False)
 
