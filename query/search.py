@@ -34,7 +34,7 @@ from plansok.models import DocumentMeta, Hit, Passage
 from plansok.query import dedup
 from plansok.query.filters import Filters
 from plansok.query.parse import Clause, ParsedQuery, parse_query
-from plansok.query.snippets import make_snippet, match_spans
+from plansok.query.snippets import form_spans, make_snippet, match_spans
 from plansok.query.terms import FormCache, TermResolver, WordTerms, form_key
 
 logger = logging.getLogger(__name__)
@@ -436,15 +436,19 @@ class Searcher:
             elif len(chosen) < opts.k:
                 chosen.append(i)
         tags = ix.store.tags_of([pids_of[i] for i in chosen])
-        wanted = [self._highlight_terms(plan, item_rows[i]) for i in chosen]
-        for want, i in zip(wanted, chosen):
-            for t in tags.get(pids_of[i], []):
-                if t["tag"] in evidence_of:
-                    ev = [str(e) for e in t["evidence"]]  # type: ignore[union-attr]
-                    want.update(ev)
-                    want.update(PART_PREFIX + e for e in ev)
-        texts = [(items[i][1].text, items[i][2].standard, w) for i, w in zip(chosen, wanted)]
+        texts = [(items[i][1].text, items[i][2].standard, self._highlight_terms(plan, item_rows[i])) for i in chosen]
         spans = match_spans(self.forms, texts)
+        if evidence_of:
+            # The evidence of a tag is the words as written ("låg inntekt"): mark those.
+            for sp, i in zip(spans, chosen):
+                words = {
+                    w.lower()
+                    for t in tags.get(pids_of[i], [])
+                    if t["tag"] in evidence_of
+                    for e in t["evidence"]  # type: ignore[union-attr]
+                    for w in str(e).split()
+                }
+                sp[:] = sorted(set(sp) | set(form_spans(items[i][1].text, words)))
         hits = []
         for rank, (i, sp) in enumerate(zip(chosen, spans), start=1):
             score, p, d = items[i]

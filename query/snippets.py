@@ -44,6 +44,11 @@ def match_spans(store: FormSource, texts: Iterable[tuple[str, str, set[str]]]) -
     return out
 
 
+def form_spans(text: str, forms: set[str]) -> list[tuple[int, int]]:
+    """The spans of the words of ``text`` written as one of ``forms`` (lower case)."""
+    return [(t.start, t.end) for t in tokenize(text) if t.form in forms]
+
+
 def make_snippet(
     text: str, spans: list[tuple[int, int]], words: int = SNIPPET_WORDS
 ) -> tuple[str, list[tuple[int, int]]]:

@@ -364,7 +364,11 @@ class ServeApp:
             d = hit.to_dict()
             d["snippet_html"] = highlight_html(hit.snippet, hit.highlights)
             out.append(d)
-        return {"query": query, "filters": _filters_dict(filters), "count": len(out), "hits": out}
+        result = {"query": query, "filters": _filters_dict(filters), "count": len(out), "hits": out}
+        if not out:
+            # Why nothing matched (a filter that leaves no document, stop words only ...).
+            result["message"] = self.ix.why_empty(query, filters)
+        return result
 
     def api_docs(self, req: Request) -> dict[str, Any]:
         docs = self.ix.documents()

@@ -120,3 +120,28 @@ def _blank_pdf() -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+def test_query_words_filters_and_empty_results_on_the_command_line(tmp_path: Path, capsys) -> None:
+    index = tmp_path / "ix"
+    pdf = tmp_path / "3324_gol_samfunnsdel_2018-2030.pdf"
+    shutil.copy(REPO / "corpus" / pdf.name, pdf)
+    assert run(capsys, "-q", "ingest", str(pdf), "--index", str(index))[0] == 0
+
+    # Several unquoted words are one query, not an argument error.
+    code, out, _ = run(capsys, "query", "folkehelse", "innbyggjarar", "-k", "1", "--index", str(index))
+    assert code == 0 and "Gol" in out
+
+    # An unknown filter value is an error with close matches (exit 2), never an empty answer.
+    code, out, err = run(capsys, "query", "folkehelse", "--type", "samfunnsdelen", "--index", str(index))
+    assert code == 2 and out == "" and "did you mean samfunnsdel" in err
+    code, out, err = run(capsys, "query", "folkehelse", "--kommune", "9999", "--index", str(index))
+    assert code == 2 and "not a Norwegian municipality" in err
+    code, out, err = run(capsys, "query", "folkehelse", "--doc", "nonexistent", "--index", str(index))
+    assert code == 2 and "no such document" in err
+
+    # Nothing matched: exit 1 and the reason.
+    code, out, err = run(capsys, "query", "og", "i", "som", "--index", str(index))
+    assert code == 1 and out == "" and "only stop words" in err
+    code, out, err = run(capsys, "query", "folkehelse", "--type", "arealdel", "--index", str(index))
+    assert code == 1 and "no indexed document passes --type arealdel" in err

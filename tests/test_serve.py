@@ -161,7 +161,7 @@ def test_search_filters(app: ServeApp) -> None:
     _, _, hol = call(app, "/api/search", {"q": "folkehelse", "type": "handlingsplan", "standard": "nb"})
     assert hol["hits"] and {h["doc_id"] for h in hol["hits"]} == {HOL}
     _, _, none = call(app, "/api/search", {"q": "folkehelse", "year": "1990-2000"})
-    assert none["count"] == 0
+    assert none["count"] == 0 and none["message"] == "no indexed document passes --year 1990-2000"
     _, _, by_number = call(app, "/api/search", {"q": "folkehelse", "kommune": "3330,3324", "year": "2025"})
     assert {h["doc_id"] for h in by_number["hits"]} == {GOL, HOL}
     _, _, tagged = call(app, "/api/search", {"tag": "helse", "kommune": "Hol", "k": 3})
@@ -172,6 +172,14 @@ def test_bad_requests_are_json_4xx(app: ServeApp) -> None:
     for params in ({"q": ""}, {"q": "x", "year": "tjue"}, {"q": "x", "k": "many"}, {"q": "x", "tag": "nope"}):
         status, _, data = call(app, "/api/search", params)
         assert status == 400 and data["error"], params
+    # Filter values that match nothing are errors with close matches, as on the command line.
+    for params, needle in (
+        ({"q": "x", "kommune": "Flaa"}, "Flå"),
+        ({"q": "x", "type": "samfunnsdelen"}, "did you mean samfunnsdel"),
+        ({"q": "x", "doc": "nonexistent"}, "no such document"),
+    ):
+        status, _, data = call(app, "/api/search", params)
+        assert status == 400 and needle in data["error"], params
     assert call(app, "/api/page", {"doc": "no-such-doc", "page": 1})[0] == 404
     assert call(app, "/api/page", {"doc": GOL, "page": 999})[0] == 404
     assert call(app, "/nowhere")[0] == 404

@@ -124,7 +124,7 @@ async function search() {
     const data = await api(`/api/search?${params}`);
     if (seq !== searchSeq) return; // a newer search was started meanwhile
     renderHits(data.hits);
-    setStatus(data.count ? `${data.count} passage${data.count === 1 ? "" : "s"}` : "No passages found.");
+    setStatus(data.count ? `${data.count} passage${data.count === 1 ? "" : "s"}` : data.message || "No passages found.");
   } catch (error) {
     if (seq !== searchSeq) return;
     results.replaceChildren();
