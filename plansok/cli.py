@@ -439,12 +439,14 @@ def cmd_query(args: argparse.Namespace) -> int:
         fold_duplicates=not args.no_fold,
         snippet_words=10_000 if args.full else 45,
     )
+    # Nothing matched: exit 1 like grep, with the reason (on stderr, or in the JSON).
+    why = None if hits else ix.why_empty(args.query, filters)
     if args.json:
-        _emit_json({"query": args.query, "filters": filters.__dict__, "hits": [h.to_dict() for h in hits]})
-        return 0
-    if not hits:
-        # Exit 1 like grep: nothing matched; the message says why.
-        print(ix.why_empty(args.query, filters), file=sys.stderr)
+        out = {"query": args.query, "filters": filters.__dict__, "hits": [h.to_dict() for h in hits]}
+        _emit_json({**out, "message": why} if why else out)
+        return 1 if why else 0
+    if why:
+        print(why, file=sys.stderr)
         return 1
     style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     width = 100

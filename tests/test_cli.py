@@ -145,3 +145,6 @@ def test_query_words_filters_and_empty_results_on_the_command_line(tmp_path: Pat
     assert code == 1 and out == "" and "only stop words" in err
     code, out, err = run(capsys, "query", "folkehelse", "--type", "arealdel", "--index", str(index))
     assert code == 1 and "no indexed document passes --type arealdel" in err
+    code, out, _ = run(capsys, "query", "folkehelse", "--type", "arealdel", "--json", "--index", str(index))
+    data = json.loads(out)
+    assert code == 1 and data["hits"] == [] and data["message"] == "no indexed document passes --type arealdel"
