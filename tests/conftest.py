@@ -57,6 +57,17 @@ def _write_plan(folder: Path, name: str, pages: list[str], header: dict[str, str
     return path
 
 
+def index_of_plans(root: Path, plans: dict[str, tuple[list[str], dict[str, str] | None]]) -> Index:
+    """An index of small plans (name -> pages, header), ingested from text files under ``root``."""
+    src = root / "src"
+    src.mkdir()
+    for name, (pages, header) in plans.items():
+        _write_plan(src, name, pages, header)
+    index = Index.open(root / "ix", create=True)
+    assert index.ingest([src]).ok
+    return index
+
+
 def minimal_pdf(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
     """A PDF file from its objects (1-based, object 1 the catalog), with a
     correct cross-reference table: for tests that need PDFs no library writes."""

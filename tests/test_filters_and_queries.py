@@ -31,16 +31,15 @@ POVERTY = (
 @pytest.fixture(scope="module")
 def bokmaal_only(tmp_path_factory: pytest.TempPathFactory) -> Index:
     """Two bokmål plans and no nynorsk text at all."""
-    root = tmp_path_factory.mktemp("bm")
-    src = root / "src"
-    src.mkdir()
-    from conftest import _write_plan
+    from conftest import index_of_plans
 
-    _write_plan(src, "3303_kongsberg_boligsosial_plan_2023-2030", [HOUSING, SOCIAL], {"Dokumenttype": "temaplan"})
-    _write_plan(src, "3301_drammen_samfunnsdel_2021-2040", [POVERTY], {"Dokumenttype": "samfunnsdel"})
-    index = Index.open(root / "ix", create=True)
-    assert index.ingest([src]).ok
-    return index
+    return index_of_plans(
+        tmp_path_factory.mktemp("bm"),
+        {
+            "3303_kongsberg_boligsosial_plan_2023-2030": ([HOUSING, SOCIAL], {"Dokumenttype": "temaplan"}),
+            "3301_drammen_samfunnsdel_2021-2040": ([POVERTY], {"Dokumenttype": "samfunnsdel"}),
+        },
+    )
 
 
 def muni(hits) -> set[str]:

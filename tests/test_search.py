@@ -31,17 +31,16 @@ HOUSING = (
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    root = tmp_path_factory.mktemp("small")
-    src = root / "src"
-    src.mkdir()
-    from conftest import _write_plan
+    from conftest import index_of_plans
 
-    _write_plan(src, "3301_drammen_samfunnsdel_2021-2040", [WHOLE, COPY], {"Dokumenttype": "samfunnsdel"})
-    _write_plan(src, "3303_kongsberg_boligsosial_plan_2023-2030", [PART, HOUSING], {"Dokumenttype": "temaplan"})
-    _write_plan(src, "3324_gol_samfunnsdel_2018-2030", [NYNORSK, COPY + " Dette gjeld òg Gol."])
-    index = Index.open(root / "ix", create=True)
-    assert index.ingest([src]).ok
-    return index
+    return index_of_plans(
+        tmp_path_factory.mktemp("small"),
+        {
+            "3301_drammen_samfunnsdel_2021-2040": ([WHOLE, COPY], {"Dokumenttype": "samfunnsdel"}),
+            "3303_kongsberg_boligsosial_plan_2023-2030": ([PART, HOUSING], {"Dokumenttype": "temaplan"}),
+            "3324_gol_samfunnsdel_2018-2030": ([NYNORSK, COPY + " Dette gjeld òg Gol."], None),
+        },
+    )
 
 
 def ids(hits) -> list[str]:
