@@ -786,7 +786,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from plansok.evaluation.tags import main as sub_main
         else:
             from plansok.bench.run import main as sub_main
-        return int(sub_main(argv[1:]) or 0)
+        try:
+            return int(sub_main(argv[1:]) or 0)
+        except PlansokError as exc:
+            # e.g. `eval --no-ingest` on an index that lacks a judged document
+            print(f"plansok {argv[0]}: error: {exc}", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
