@@ -298,7 +298,7 @@ def _paragraphs(pages: list[Page]) -> list[_Para]:
     path = _SectionPath()
     paras: list[_Para] = []
     for page in pages:
-        if page.source == "empty":
+        if page.source in ("empty", "scan"):
             continue
         blocks = _blocks(page.text)
         toc = _is_toc_page(blocks)

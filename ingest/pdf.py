@@ -22,6 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from plansok.errors import IngestError
 from plansok.ingest.clean import (
@@ -50,6 +51,31 @@ GUTTER_MIN_WIDTH = 6.0  # points; narrower gaps are word spaces in one column
 _TABLE_MARK = "\ue000T{}\ue000"
 _TABLE_MARK_RE = re.compile("\ue000T(\\d+)\ue000")
 _WORD_RE = re.compile(r"[^\W\d_]{2,}")  # two letters in a row, any alphabet
+# A page is a scan when an image covers this share of it and its text layer holds
+# no body: at most SCAN_MAX_BODY_WORDS words outside the top and bottom bands
+# (a stamped running header, a page number). A photo page with a caption keeps
+# its text layer; a page of vector graphics without any text is OCR'd too
+# (text converted to outlines looks like that).
+SCAN_IMAGE_SHARE = 0.4
+SCAN_MAX_BODY_WORDS = 8
+SCAN_BAND_SHARE = 0.12
+SCAN_BLANK_IMAGE_SHARE = 0.1  # an image this large on a page without text is a scan
+SCAN_OUTLINE_PATHS = 200  # this many vector paths and no text: text drawn as outlines
+
+
+@dataclass
+class _Visible:
+    """What a page shows besides its text layer, to decide whether it needs OCR."""
+
+    image_share: float = 0.0  # share of the page area under images (capped at 1)
+    paths: int = 0  # vector drawing objects
+    body_words: int = 0  # text-layer words outside the top and bottom bands
+
+    def needs_ocr(self, cleaned_words: int) -> bool:
+        if self.body_words == 0 and cleaned_words == 0:
+            # A logo or a ruled line on an otherwise blank page is not a scan.
+            return self.image_share >= SCAN_BLANK_IMAGE_SHARE or self.paths >= SCAN_OUTLINE_PATHS
+        return self.image_share >= SCAN_IMAGE_SHARE and min(self.body_words, cleaned_words) <= SCAN_MAX_BODY_WORDS
 
 
 @dataclass
@@ -102,47 +128,59 @@ class _Line:
 def extract_pdf(path: Path, *, ocr: bool = False) -> tuple[list[Page], dict[str, str]]:
     """Read a PDF into cleaned pages and its metadata (Title, Author, ...).
 
-    Pages without a text layer come back with ``source="empty"``, or, with
-    ``ocr=True``, are read by tesseract and come back with ``source="ocr"``
-    (still "empty" if OCR finds nothing or fails on that page; the reason is
-    logged). Text-layer pages are never rendered and come out the same either way.
-    Unreadable files raise ``IngestError``, and so does ``ocr=True`` when the PDF
-    has pages without a text layer but tesseract or its Norwegian model is missing.
+    Whether a page needs OCR is decided by what it shows, not by whether it has
+    a text layer at all: a full-page image whose only text is a running header
+    or a page number is a scan. Such pages come back with ``source="scan"``, or,
+    with ``ocr=True``, are read by tesseract and come back with ``source="ocr"``
+    (still "scan" if OCR finds nothing or fails on that page; the reason is
+    logged). Pages with nothing on them but running lines come back "empty".
+    Pages whose text layer holds the body are never rendered and come out the
+    same either way. Unreadable files raise ``IngestError``, and so does
+    ``ocr=True`` when the PDF has scanned pages but tesseract or its Norwegian
+    model is missing.
     """
     path = Path(path)
     doc = _open(path)
     tables = TableReader(path)
     try:
         meta = _metadata(doc)
-        raw = [_read_page(doc, i, path, tables) for i in range(len(doc))]
-        if ocr:
-            raw = _ocr_empty_pages(doc, raw, path)
+        read = [_read_page(doc, i, path, tables) for i in range(len(doc))]
+        raw = [page for page, _ in read]
+        cleaned = clean_pages([p for p in raw if p.source == "text"])
+        by_number = {p.number: p for p in cleaned}
+        scans = [
+            page.number
+            for page, visible in read
+            if visible.needs_ocr(len(_WORD_RE.findall(by_number[page.number].text)) if page.number in by_number else 0)
+        ]
+        if ocr and scans:
+            text_pages = [p for p in raw if p.source == "text" and p.number not in scans]
+            ocr_pages = _ocr_pages(doc, scans, path)
+            by_number.update({p.number: p for p in _clean_ocr_pages(ocr_pages, text_pages)})
     finally:
         tables.close()
         doc.close()
-    text_pages = [p for p in raw if p.source == "text"]
-    cleaned = clean_pages(text_pages)
-    cleaned += _clean_ocr_pages([p for p in raw if p.source == "ocr"], text_pages)
-    by_number = {p.number: p for p in cleaned}
-    pages = [by_number.get(p.number, p) for p in raw]
-    for p in pages:
-        if p.source in ("text", "ocr") and not p.text.strip():
-            p.source = "empty"
+    pages = []
+    for p in raw:
+        page = by_number.get(p.number, p)
+        if p.number in scans and page.source != "ocr":
+            # The text layer held only running lines: the body is in the image.
+            page = replace(page, text="", source="scan")
+        elif page.source in ("text", "ocr") and not page.text.strip():
+            page = replace(page, text="", source="empty")
+        pages.append(page)
     return pages, meta
 
 
-def _ocr_empty_pages(doc: pdfium.PdfDocument, raw: list[Page], path: Path) -> list[Page]:
-    """OCR the pages that have no text layer; text pages pass through untouched."""
-    todo = [p.number for p in raw if p.source == "empty"]
-    if not todo:
-        return raw  # no tesseract needed, so a text-only PDF ingests without it
+def _ocr_pages(doc: pdfium.PdfDocument, numbers: list[int], path: Path) -> list[Page]:
+    """OCR the given pages; the ones OCR reads come back with ``source="ocr"``."""
     reason = ocr_unavailable_reason()
     if reason:
         # Failing the file (rather than silently keeping empty pages) tells the researcher
         # that --ocr did nothing; the pipeline reports it and goes on with other files.
-        raise IngestError(path, f"OCR requested for {len(todo)} page(s) without a text layer, but {reason}")
-    out = list(raw)
-    for number in todo:
+        raise IngestError(path, f"OCR requested for {len(numbers)} scanned page(s), but {reason}")
+    out = []
+    for number in numbers:
         start = time.perf_counter()
         try:
             page = doc[number - 1]
@@ -151,14 +189,14 @@ def _ocr_empty_pages(doc: pdfium.PdfDocument, raw: list[Page], path: Path) -> li
             finally:
                 page.close()
         except (OcrError, pdfium.PdfiumError) as exc:
-            # One bad page must not cost a long scan its other pages; it stays "empty".
+            # One bad page must not cost a long scan its other pages; it stays a scan.
             log.warning("%s: OCR failed on page %d (%s)", path, number, getattr(exc, "reason", exc))
             continue
         log.debug("%s: OCR page %d in %.1f s", path, number, time.perf_counter() - start)
         # Blank scans and photos give tesseract specks to read as "|" or ".,"; a page
         # needs at least one real word to count as read.
         if _WORD_RE.search(text):
-            out[number - 1] = Page(number=number, text=text, source="ocr")
+            out.append(Page(number=number, text=text, source="ocr"))
     return out
 
 
@@ -226,13 +264,13 @@ def _metadata(doc: pdfium.PdfDocument) -> dict[str, str]:
     return {k: v.strip() for k, v in meta.items() if v and v.strip()}
 
 
-def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableReader) -> Page:
+def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableReader) -> tuple[Page, _Visible]:
     number = index + 1
     try:
         page = doc[index]
     except pdfium.PdfiumError as exc:
         log.warning("%s: page %d unreadable (%s)", path, number, exc)
-        return Page(number=number, text="", source="empty")
+        return Page(number=number, text="", source="empty"), _Visible()
     tables: list[Table] = []
     try:
         textpage = page.get_textpage()
@@ -241,6 +279,7 @@ def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableRea
         finally:
             textpage.close()
         width, height = page.get_size()
+        visible = _visible(page, segs, width, height)
         # Rotated pages would need pdfplumber's and pdfium's rotations matched; rare
         # for tables, so they keep the plain layout. Text-free pages need no tables.
         if segs and page.get_rotation() == 0 and has_ruling(page):
@@ -248,10 +287,31 @@ def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableRea
     finally:
         page.close()
     if not segs:
-        return Page(number=number, text="", source="empty")
+        return Page(number=number, text="", source="empty"), visible
     if tables:
-        return Page(number=number, text=_text_with_tables(segs, tables, width, height))
-    return Page(number=number, text=_layout_text(segs, width, height))
+        return Page(number=number, text=_text_with_tables(segs, tables, width, height)), visible
+    return Page(number=number, text=_layout_text(segs, width, height)), visible
+
+
+def _visible(page: pdfium.PdfPage, segs: list[_Seg], width: float, height: float) -> _Visible:
+    area = max(width * height, 1.0)
+    covered = 0.0
+    paths = 0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH)):
+        if obj.type != pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            paths += 1
+            continue
+        try:
+            left, bottom, right, top = obj.get_bounds()
+        except pdfium.PdfiumError:
+            continue
+        w = min(right, width) - max(left, 0.0)
+        h = min(top, height) - max(bottom, 0.0)
+        if w > 0 and h > 0:
+            covered += w * h
+    band = SCAN_BAND_SHARE * height
+    body_words = sum(len(_WORD_RE.findall(s.text)) for s in segs if band < _mid(s) < height - band)
+    return _Visible(min(covered / area, 1.0), paths, body_words)
 
 
 def _segments(textpage: pdfium.PdfTextPage) -> list[_Seg]:

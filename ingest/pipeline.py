@@ -150,15 +150,20 @@ def read_document(
     except (OSError, ValueError, RuntimeError, KeyError, IndexError) as exc:
         raise IngestError(path, f"unreadable ({exc.__class__.__name__}: {exc})") from exc
     warnings = []
-    empty = [p.number for p in pages if p.source == "empty" or not p.text.strip()]
-    if pages and len(empty) == len(pages):
+    scans = [p.number for p in pages if p.source == "scan"]
+    if pages and all(p.source in ("scan", "empty") or not p.text.strip() for p in pages):
+        if not scans:
+            raise IngestError(path, f"no text on any of its {len(pages)} page(s), and nothing on them to OCR")
         why = "even with OCR" if ocr else "(a scan? add --ocr to read it with Tesseract)"
         raise IngestError(path, f"no text on any of its {len(pages)} page(s) {why}")
-    if empty:
+    if scans:
         if ocr:
-            warnings.append(f"{path}: no text found on page(s) {_ranges(empty)}, even with OCR")
+            warnings.append(f"{path}: no text found on scanned page(s) {_ranges(scans)}, even with OCR")
         else:
-            warnings.append(f"{path}: no text layer on page(s) {_ranges(empty)}; skipped (scanned? use --ocr)")
+            warnings.append(
+                f"{path}: page(s) {_ranges(scans)} are scanned (an image, and no text layer for its body); "
+                "skipped: add --ocr to read them"
+            )
     ocr_pages = [p.number for p in pages if p.source == "ocr"]
     if ocr_pages:
         warnings.append(f"{path}: page(s) {_ranges(ocr_pages)} read by OCR; check quotes against the PDF")

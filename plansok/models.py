@@ -34,8 +34,9 @@ class Page:
     number: int
     text: str
     label: str | None = None
-    # "text" (text layer), "ocr" (read by OCR), "empty" (nothing readable: a scan
-    # without --ocr, a blank page). Researchers must see which pages were skipped.
+    # "text" (text layer), "ocr" (read by OCR), "scan" (an image whose body has
+    # no text layer, not OCR'd: skipped, and the researcher is told), "empty"
+    # (nothing on the page but running lines, or nothing at all).
     source: str = "text"
 
 

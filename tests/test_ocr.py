@@ -106,7 +106,7 @@ def no_tesseract(monkeypatch: pytest.MonkeyPatch):
 
 def test_scan_has_no_text_layer(scan: Path) -> None:
     pages, _ = extract_pdf(scan)
-    assert [(p.number, p.text, p.source) for p in pages] == [(1, "", "empty")]
+    assert [(p.number, p.text, p.source) for p in pages] == [(1, "", "scan")]
 
 
 @needs_tesseract
@@ -134,7 +134,7 @@ def test_ocr_text_is_cleaned_into_paragraphs(ocr_scan: list[Page]) -> None:
 def test_mixed_document_ocrs_only_the_scanned_page(mixed: Path) -> None:
     plain, _ = extract_pdf(mixed)
     read, _ = extract_pdf(mixed, ocr=True)
-    assert [p.source for p in plain] == ["text", "empty"]
+    assert [p.source for p in plain] == ["text", "scan"]
     assert [p.source for p in read] == ["text", "ocr"]
     # The text page is the same with and without OCR: never rendered, never re-cleaned.
     assert read[0] == plain[0]
@@ -161,7 +161,7 @@ def test_failed_page_stays_empty_with_a_warning(
     monkeypatch.setattr(pdf_mod, "ocr_page", broken)
     with caplog.at_level(logging.WARNING, logger="plansok.ingest.pdf"):
         pages, _ = extract_pdf(scan, ocr=True)
-    assert [(p.text, p.source) for p in pages] == [("", "empty")]
+    assert [(p.text, p.source) for p in pages] == [("", "scan")]
     assert "OCR failed on page 1" in caplog.text and "simulated" in caplog.text
 
 
@@ -169,7 +169,7 @@ def test_specks_do_not_count_as_text(scan: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(pdf_mod, "ocr_unavailable_reason", lambda: None)
     monkeypatch.setattr(pdf_mod, "ocr_page", lambda page, **_: "| .,\n\n—")
     pages, _ = extract_pdf(scan, ocr=True)
-    assert pages[0].source == "empty"
+    assert pages[0].source == "scan"
 
 
 def test_missing_tesseract_fails_the_scan_clearly(scan: Path, no_tesseract: None) -> None:
