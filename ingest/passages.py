@@ -252,6 +252,10 @@ class _SectionPath:
         self.numbered.append((depth, title))
         self.plain = ""
 
+    @property
+    def depth(self) -> int:
+        return len(self.numbered) + bool(self.plain)
+
     def __str__(self) -> str:
         parts = [t for _, t in self.numbered] + ([self.plain] if self.plain else [])
         return " > ".join(parts)
@@ -293,7 +297,23 @@ def _join_lines(block: str) -> str:
     return "\n".join(out)
 
 
-def _paragraphs(pages: list[Page]) -> list[_Para]:
+@dataclass(frozen=True)
+class Heading:
+    """A heading as the section path took it: page, depth in the path, text."""
+
+    page: int
+    depth: int
+    text: str
+
+
+def section_headings(pages: list[Page]) -> list[Heading]:
+    """The headings that open sections, in reading order (what ``split_passages`` cites)."""
+    found: list[Heading] = []
+    _paragraphs(pages, found)
+    return found
+
+
+def _paragraphs(pages: list[Page], headings: list[Heading] | None = None) -> list[_Para]:
     """Body paragraphs in order, headings folded into the section path."""
     path = _SectionPath()
     paras: list[_Para] = []
@@ -307,6 +327,8 @@ def _paragraphs(pages: list[Page]) -> list[_Para]:
             heading = None if toc else heading_level(block, nxt)
             if heading and path.accepts(*heading):
                 path.push(*heading)
+                if headings is not None:
+                    headings.append(Heading(page.number, path.depth, heading[1]))
                 continue
             if _is_toc_block(block, strict=not toc):
                 continue
