@@ -170,7 +170,7 @@ def _score_set(
     return per_query
 
 
-def _open_plansok(index_dir: Path | None, pdfs: list[Path], ingest: bool) -> tuple[Any, Any, dict]:
+def _open_plansok(index_dir: Path | None, pdfs: list[Path], ingest: bool, ocr: bool = False) -> tuple[Any, Any, dict]:
     try:  # the public API; imported late so tests can fake it
         from plansok.api import Filters, Index
     except ImportError as exc:
@@ -185,7 +185,7 @@ def _open_plansok(index_dir: Path | None, pdfs: list[Path], ingest: bool) -> tup
     idx = Index.open(index_dir, create=True)
     if ingest:
         t0 = time.perf_counter()
-        report = idx.ingest(pdfs, progress=True)
+        report = idx.ingest(pdfs, progress=True, ocr=ocr)
         info["ingest_seconds"] = round(time.perf_counter() - t0, 3)
         failed = [(str(p), str(reason)) for p, reason in (getattr(report, "failed", None) or [])]
         for path, reason in failed:
@@ -217,6 +217,7 @@ def run_evaluation(
     ingest: bool = True,
     extra_qrels: Path | None = None,
     split: bool = False,
+    ocr: bool = False,
 ) -> EvalReport:
     """Evaluate ``systems`` on every query set in ``eval_dir``.
 
@@ -267,6 +268,7 @@ def run_evaluation(
             "systems": systems,
             "options": options,
             "units": units,
+            "ocr": ocr,
             "search_depth": SEARCH_DEPTH,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         },
@@ -275,7 +277,7 @@ def run_evaluation(
     for system in systems:
         if system == PLANSOK:
             all_pdfs = sorted({p.resolve() for pdfs in pdfs_by_set.values() for p in pdfs})
-            idx, filters_cls, info = _open_plansok(index_dir, all_pdfs, ingest)
+            idx, filters_cls, info = _open_plansok(index_dir, all_pdfs, ingest, ocr)
             report.meta["plansok"] = info
             for name, es in eval_sets.items():
                 doc_ids = sorted({p.stem for p in pdfs_by_set[name]})
@@ -434,6 +436,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="score the sets in EVAL_DIR as they are, not the held-out/tuning suite "
         "(development queries plus evaluation/data's new queries, split by evaluation/data/split.tsv)",
     )
+    parser.add_argument("--ocr", action="store_true", help="ingest the evaluation PDFs with --ocr")
+    parser.add_argument(
+        "--scanned-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also render the PDFs with every N-th page a scan that keeps its running header and footer as "
+        "text (cached under ~/.cache/plansok), ingest those with --ocr into their own index, and print "
+        "plansok's scores on both renderings side by side (try 9)",
+    )
+    parser.add_argument(
+        "--extraction",
+        action="store_true",
+        help="instead of ranking, measure extraction against the source texts (corpus/plans/*.md): word "
+        "recall and precision, reading order, running-line leftovers and hyphen errors per layout, "
+        "held-out documents first (with --scanned-every N, also a scanned layout read by OCR)",
+    )
     parser.add_argument("--verbose", action="store_true", help="also per-query nDCG@10")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--log-level", default="WARNING")
@@ -446,6 +465,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.extraction:
+            return _run_extraction(args)
+        if args.scanned_every:
+            return _run_scans(args)
         report = _run_from_args(args)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         log.error("%s", exc)
@@ -470,7 +493,80 @@ def _run_from_args(args: argparse.Namespace) -> EvalReport:
         ingest=not args.no_ingest,
         extra_qrels=args.extra_qrels,
         split=not args.no_split and not args.extra_qrels,
+        ocr=args.ocr,
     )
+
+
+def _run_extraction(args: argparse.Namespace) -> int:
+    from plansok.evaluation.extraction import extraction_report, format_report
+
+    report = extraction_report(args.pdf_dir, scanned_every=args.scanned_every)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(format_report(report) + "\n")
+    return 0
+
+
+def scan_comparison(args: argparse.Namespace) -> dict[str, Any]:
+    """plansok on the PDFs as they are and on their scanned renderings (ingested with OCR)."""
+    from plansok.evaluation.scans import render_scanned, render_scanned_dir
+
+    every = args.scanned_every
+    pdf_dir = args.pdf_dir or default_pdf_dir()
+    thesis = args.thesis or default_thesis_pdf()
+    cache = default_index_dir().parent
+    scans_dir = cache / f"scans-every-{every}"
+    render_scanned_dir(pdf_dir, scans_dir, every)
+    thesis_scan = scans_dir / "thesis" / thesis.name
+    if not thesis_scan.is_file():
+        thesis_scan.parent.mkdir(parents=True, exist_ok=True)
+        render_scanned(thesis, thesis_scan, every)
+    common = {
+        "eval_dir": args.eval_dir or default_eval_dir(),
+        "systems": [PLANSOK],
+        "options": dict(args.option),
+        "sets": [s.strip() for s in args.sets.split(",")] if args.sets else None,
+        "units": args.units,
+        "split": not args.no_split,
+    }
+    plain = run_evaluation(args.index, pdf_dir=pdf_dir, thesis_pdf=thesis, ocr=args.ocr, **common)
+    scanned = run_evaluation(
+        cache / f"eval-index-scans-every-{every}", pdf_dir=scans_dir, thesis_pdf=thesis_scan, ocr=True, **common
+    )
+    rows = []
+    for name in plain.set_names():
+        a, b = plain.get(name, PLANSOK).mean, scanned.get(name, PLANSOK).mean
+        rows.append(
+            {
+                "set": name,
+                "ndcg10": round(a.ndcg10, 4),
+                "ndcg10_scanned": round(b.ndcg10, 4),
+                "recall100": round(a.recall100, 4),
+                "recall100_scanned": round(b.recall100, 4),
+            }
+        )
+    return {"scanned_every": every, "scans_dir": str(scans_dir), "rows": rows}
+
+
+def _run_scans(args: argparse.Namespace) -> int:
+    result = scan_comparison(args)
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+        return 0
+    every = result["scanned_every"]
+    out = [
+        f"plansok on the PDFs as they are and with every {every}th page a scan that keeps its running lines as text "
+        "(ingested with --ocr)",
+        f"  {'set':28} {'nDCG@10':>8} {'scanned':>8} {'diff':>7}  {'R@100':>7} {'scanned':>8} {'diff':>7}",
+    ]
+    for r in result["rows"]:
+        out.append(
+            f"  {r['set']:28} {r['ndcg10']:8.3f} {r['ndcg10_scanned']:8.3f} {r['ndcg10_scanned'] - r['ndcg10']:+7.3f}"
+            f"  {r['recall100']:7.3f} {r['recall100_scanned']:8.3f} {r['recall100_scanned'] - r['recall100']:+7.3f}"
+        )
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
