@@ -105,6 +105,21 @@ class AnalysedDoc:
     tags: list[list[TagRow]] = field(default_factory=list)  # per passage, where tagged
 
 
+@dataclass(frozen=True)
+class IndexedSource:
+    """Where an indexed document came from, for recognising duplicates at ingest."""
+
+    doc_id: str
+    fingerprint: str  # the documents.sha256 column: "<file sha256>@<analysis>[+<manifest hash>]"
+    path: str  # the file it was read from, as given to ingest
+    text_sha256: str = ""  # hash of its extracted pages ("" when not recorded)
+
+    @property
+    def content(self) -> str:
+        """The SHA-256 of the file's bytes."""
+        return self.fingerprint.split("@", 1)[0]
+
+
 @dataclass
 class Segment:
     name: str
@@ -214,6 +229,18 @@ class IndexStore:
     # -- documents -----------------------------------------------------------------
     def document_hashes(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT doc_id, sha256 FROM documents").fetchall())
+
+    def document_sources(self) -> dict[str, IndexedSource]:
+        """What ingest needs to recognise a file it has seen under another name:
+        each document's fingerprint, source path and text hash. Read from the
+        existing columns and ``meta_json``, so indexes written before content
+        hashes were compared need no migration (a document without a text hash
+        is simply never matched by text)."""
+        rows = self.db.execute(
+            "SELECT doc_id, sha256, json_extract(meta_json, '$.path'), "
+            "json_extract(meta_json, '$.extra.text_sha256') FROM documents"
+        ).fetchall()
+        return {d: IndexedSource(d, sha, path or "", text or "") for d, sha, path, text in rows}
 
     def documents(self) -> list[DocumentMeta]:
         rows = self.db.execute("SELECT meta_json FROM documents ORDER BY doc_id").fetchall()

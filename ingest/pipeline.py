@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plansok.analysis import ANALYSIS_VERSION
-from plansok.errors import IngestError
-from plansok.index.store import AnalysedDoc, IndexStore
+from plansok.errors import IngestError, PlansokError
+from plansok.index.store import AnalysedDoc, IndexedSource, IndexStore
 from plansok.ingest.formats import read_docx, read_html, read_text
 from plansok.ingest.metadata import apply_manifest, display_path, infer_metadata
 from plansok.ingest.passages import split_passages
@@ -25,6 +25,25 @@ from plansok.models import Document, Page
 logger = logging.getLogger(__name__)
 
 SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"}
+# The formats one document can come in, in the default order of preference
+# when several share a stem (plan.pdf and plan.md): the PDF is what was
+# published, and its physical pages are the pages a reader checks a citation
+# against. ``--prefer`` moves one format to the front.
+FORMATS = ("pdf", "docx", "html", "text")
+FORMAT_OF = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "text",
+    ".markdown": "text",
+    ".txt": "text",
+}
+SUFFIX_ORDER = (".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt")
+DEFAULT_PREFER = "pdf"
+# Two files count as one text only when there is enough text to be sure, and
+# no page was left unread: scanned pages skipped without OCR could differ.
+MIN_TEXT_FOR_HASH = 1000
 # Documents are committed in groups: a crash loses at most one group's work,
 # and each group becomes one postings segment.
 COMMIT_EVERY = 16
@@ -36,6 +55,10 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    # Files not indexed because their document already is: {"path", "doc_id"
+    # (the id the file would have had), "kept" (the document that holds the
+    # content), "kept_path", "reason": "same content" | "same text" | "other format"}.
+    skipped: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     pages: int = 0
     passages: int = 0
@@ -45,12 +68,20 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failed
 
+    def skip(self, path: Path | str, doc_id: str, kept: str, kept_path: str, reason: str, warning: str) -> None:
+        self.skipped.append(
+            {"path": display_path(path), "doc_id": doc_id, "kept": kept, "kept_path": kept_path, "reason": reason}
+        )
+        logger.warning("%s", warning)
+        self.warnings.append(warning)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "skipped": self.skipped,
             "warnings": self.warnings,
             "pages": self.pages,
             "passages": self.passages,
@@ -113,11 +144,12 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def fingerprint(path: Path, manifest_row: dict[str, str] | None = None) -> str:
+def fingerprint(path: Path, manifest_row: dict[str, str] | None = None, content: str | None = None) -> str:
     """The content hash that decides whether a file changed; manifest values
     count too, so correcting a municipality in the manifest re-ingests, and so
-    does the analysis version, so a newer plansok re-analyses old documents."""
-    digest = f"{sha256_of(path)}@{ANALYSIS_VERSION}"
+    does the analysis version, so a newer plansok re-analyses old documents.
+    ``content`` is the file's SHA-256 when it is already known."""
+    digest = f"{content or sha256_of(path)}@{ANALYSIS_VERSION}"
     if manifest_row:
         extra = json.dumps(manifest_row, sort_keys=True, ensure_ascii=False).encode()
         digest += "+" + hashlib.sha256(extra).hexdigest()[:16]
@@ -171,7 +203,23 @@ def read_document(
     if manifest_row:
         apply_manifest(meta, manifest_row)
     meta.sha256 = fingerprint(path, manifest_row)
+    text_hash = text_sha256(pages)
+    if text_hash:
+        meta.extra["text_sha256"] = text_hash
     return Document(meta=meta, pages=pages, warnings=warnings)
+
+
+def text_sha256(pages: Sequence[Page]) -> str:
+    """A hash of a document's extracted pages (numbers and text), so the same
+    PDF saved again by another tool, or downloaded twice with a new file ID,
+    is recognised although its bytes differ. "" when the text is too short to
+    be sure, or when scanned pages were skipped (their content is unknown)."""
+    if any(p.source == "scan" for p in pages) or sum(len(p.text.strip()) for p in pages) < MIN_TEXT_FOR_HASH:
+        return ""
+    h = hashlib.sha256()
+    for p in pages:
+        h.update(f"\f{p.number}\n{p.text.strip()}".encode())
+    return h.hexdigest()
 
 
 def _ranges(numbers: Sequence[int]) -> str:
@@ -255,13 +303,25 @@ def ingest(
     workers: int = 1,
     timeout: float = DEFAULT_TIMEOUT,
     dask_client=None,
+    prefer: str | None = None,
 ) -> IngestReport:
     """Ingest files into ``store``. Unchanged files (same content hash) are
     skipped; a changed file replaces its document; failures are reported, not
     raised. ``workers`` > 1 reads and analyses in that many processes, a
-    ``dask_client`` on a Dask cluster; the index is written here either way."""
+    ``dask_client`` on a Dask cluster; the index is written here either way.
+
+    Content is indexed once: a file with the same bytes as another file of the
+    batch or an indexed document (or, once read, the same text on every page)
+    is skipped with a warning naming both. Files with the same stem in another
+    format (plan.pdf, plan.md) are one document, and the others are skipped
+    with a warning: ``prefer`` (one of :data:`FORMATS`) says which format is
+    indexed, and replaces an indexed document from another format; without it
+    an indexed document keeps its format and a new one is read from the first
+    of :data:`FORMATS` (the PDF)."""
     from plansok.ingest.workers import Job, TagConfig, run_dask, run_local, run_serial
 
+    if prefer is not None and prefer not in FORMATS:
+        raise PlansokError(f"prefer={prefer!r}: choose one of {', '.join(FORMATS)}")
     t0 = time.perf_counter()
     report = IngestReport()
     files, bad = expand_paths(paths)
@@ -269,8 +329,8 @@ def ingest(
     manifest = manifest or {}
     with store.write_lock():
         store.collect_garbage()  # segment files a killed writer left behind
-        known = store.document_hashes()
-        jobs = _jobs(files, known, manifest, report, ocr, Job)
+        indexed = store.document_sources()
+        jobs = _jobs(files, indexed, manifest, report, ocr, prefer, Job)
         tag_config = TagConfig(store.get_meta("codebook"), str(store.path / "tagger")) if tag else None
         if dask_client is not None:
             outcomes = run_dask(jobs, tag_config, dask_client)
@@ -280,6 +340,10 @@ def ingest(
             analyser = analyser or DocumentAnalyser()
             tagger = _tagger(store, analyser) if tag else None
             outcomes = run_serial(jobs, analyser, tagger, timeout)
+        # Texts already held, by hash; documents this batch rewrites are left
+        # out, since their old text is about to go.
+        rewritten = {j.doc_id for j in jobs}
+        texts = {s.text_sha256: s for s in indexed.values() if s.text_sha256 and s.doc_id not in rewritten}
         pending: list[AnalysedDoc] = []
         lexicon = lexicon_version()
         for out in _progress(outcomes, progress, len(jobs)):
@@ -288,10 +352,27 @@ def ingest(
                 logger.error("%s: %s", shown, out.error)
                 report.failed.append((shown, out.error))
                 continue
+            text_hash = out.doc.meta.extra.get("text_sha256", "")
+            held = texts.get(text_hash) if text_hash else None
+            if held is not None and held.doc_id != out.job.doc_id:
+                path = display_path(out.job.path)
+                report.skip(
+                    path,
+                    out.job.doc_id,
+                    held.doc_id,
+                    held.path,
+                    "same text",
+                    f"{path}: the same text, page for page, as {held.path or held.doc_id} "
+                    f"(indexed as {held.doc_id!r}), though the files differ (saved again or downloaded twice?); "
+                    "not indexed again" + _kept_note(out.job.doc_id, indexed),
+                )
+                continue
+            if text_hash:
+                texts[text_hash] = IndexedSource(out.job.doc_id, out.doc.meta.sha256, out.doc.meta.path, text_hash)
             for w in out.warnings:
                 logger.warning("%s", w)
             report.warnings.extend(out.warnings)
-            (report.updated if out.job.doc_id in known else report.added).append(out.job.doc_id)
+            (report.updated if out.job.doc_id in indexed else report.added).append(out.job.doc_id)
             report.pages += out.pages
             report.passages += len(out.doc.passages)
             pending.append(out.doc)
@@ -303,29 +384,216 @@ def ingest(
     return report
 
 
-def _jobs(files, known, manifest, report: IngestReport, ocr: bool, job_cls) -> list:
-    """The files that need reading: unique ids, changed or new."""
-    jobs = []
-    seen: dict[str, Path] = {}
+@dataclass
+class _File:
+    path: Path
+    doc_id: str
+    content: str  # SHA-256 of its bytes
+
+    @property
+    def shown(self) -> str:
+        return display_path(self.path)
+
+
+def format_rank(path: Path | str, prefer: str = DEFAULT_PREFER) -> tuple[int, int, int]:
+    """Sort key of a file among the formats of one document: lowest is indexed."""
+    suffix = Path(path).suffix.lower()
+    fmt = FORMAT_OF.get(suffix, "")
+    order = FORMATS.index(fmt) if fmt in FORMATS else len(FORMATS)
+    return (fmt != prefer, order, SUFFIX_ORDER.index(suffix) if suffix in SUFFIX_ORDER else len(SUFFIX_ORDER))
+
+
+def _suffix(path: Path | str) -> str:
+    return Path(path).suffix.lower()
+
+
+def _other_format(loser: str, winner: str, doc_id: str, prefer: str | None, indexed: bool) -> str:
+    """The warning for a file skipped because its document is taken in another
+    format: both files, why that one, and the option that chooses this one."""
+    fmt = FORMAT_OF.get(_suffix(loser), "text")
+    fmt_winner = FORMAT_OF.get(_suffix(winner), "text")
+    if prefer is not None:
+        why = f"--prefer {prefer}" if fmt_winner == prefer else f"{fmt_winner} comes before {fmt}"
+    elif indexed:
+        why = "an indexed document keeps its format unless --prefer says otherwise"
+    else:
+        why = f"{fmt_winner} comes before {fmt} by default"
+    choose = (
+        f"to index {Path(loser).name} instead, ingest it with --prefer {fmt}"
+        if fmt != fmt_winner
+        else "rename one of them to index both"
+    )
+    held = f"is indexed from {winner}" if indexed else f"is read from {Path(winner).name}"
+    return (
+        f"{loser}: another format of {winner} (same name, so one document, {doc_id!r}); the document {held} "
+        f"({why}) and this file is skipped; {choose}"
+    )
+
+
+def _kept_note(doc_id: str, indexed: dict[str, IndexedSource]) -> str:
+    """For a changed file that now duplicates another document: its own earlier
+    version stays indexed, and the researcher is told how to drop it."""
+    if doc_id not in indexed:
+        return ""
+    return f"; the index keeps the earlier version of {doc_id!r} (drop it with: plansok remove {doc_id})"
+
+
+def _moved_note(held: IndexedSource) -> str:
+    """For a copy of a document whose own file is gone (moved, renamed or
+    deleted): the index keeps the content under its first id, and says how to
+    file it under the copy's name instead."""
+    if not held.path or Path(held.path).exists():
+        return ""
+    return (
+        f"; {held.path} is not found (moved or deleted?), but its content stays indexed as {held.doc_id!r}: "
+        f"to file it under this name instead, plansok remove {held.doc_id} and ingest again"
+    )
+
+
+def _jobs(
+    files: Sequence[Path],
+    indexed: dict[str, IndexedSource],
+    manifest: dict[str, dict[str, str]],
+    report: IngestReport,
+    ocr: bool,
+    prefer: str | None,
+    job_cls,
+) -> list:
+    """The files that need reading: one per content and per document id,
+    changed or new. Duplicates and second formats are reported and skipped;
+    nothing already indexed is removed here."""
+    batch: list[_File] = []
+    named: set[Path] = set()
     for path in files:
-        doc_id = doc_id_for(path)
-        if doc_id in seen:
-            report.failed.append(
-                (
-                    display_path(path),
-                    f"document id {doc_id!r} is already used by {display_path(seen[doc_id])} in this batch",
-                )
-            )
+        if path.resolve() in named:  # named twice (a folder and a file in it): one file
             continue
-        seen[doc_id] = path
+        named.add(path.resolve())
         try:
-            if known.get(doc_id) == fingerprint(path, manifest.get(doc_id)):
-                report.unchanged.append(doc_id)
-                continue
+            batch.append(_File(path, doc_id_for(path), sha256_of(path)))
         except OSError as exc:
             report.failed.append((display_path(path), f"cannot read ({exc.strerror or exc})"))
+
+    # 1. The same bytes under several names in this batch: one file is read.
+    # The one whose id already holds this content is kept (a re-ingest changes
+    # nothing), else one whose id is indexed (it is updated, not left stale
+    # beside a new copy), else the first given.
+    by_content: dict[str, list[_File]] = {}
+    for f in batch:
+        by_content.setdefault(f.content, []).append(f)
+    unique: list[_File] = []
+    for f in batch:
+        group = by_content[f.content]
+        keeper = min(
+            group,
+            key=lambda g: (
+                not (g.doc_id in indexed and indexed[g.doc_id].content == g.content),
+                g.doc_id not in indexed,
+            ),
+        )
+        if f is keeper:
+            unique.append(f)
+        elif f.doc_id == keeper.doc_id:
+            report.skip(
+                f.path,
+                f.doc_id,
+                keeper.doc_id,
+                keeper.shown,
+                "same content",
+                f"{f.shown}: the same file as {keeper.shown} (identical bytes, same name); read once",
+            )
+        else:
+            report.skip(
+                f.path,
+                f.doc_id,
+                keeper.doc_id,
+                keeper.shown,
+                "same content",
+                f"{f.shown}: the same content as {keeper.shown} (identical bytes); indexed once, "
+                f"as {keeper.doc_id!r}, and this copy is skipped" + _kept_note(f.doc_id, indexed),
+            )
+
+    # 2. One id from several files in this batch: another format of the same
+    # document is a choice (``prefer``; without it the format already indexed,
+    # else the default order); two different files in the same format cannot
+    # both be that document, which is an error.
+    def rank(g: _File) -> tuple[bool, tuple[int, int, int]]:
+        old = indexed.get(g.doc_id)
+        keeps_indexed = prefer is None and old is not None and _suffix(old.path) == _suffix(g.path)
+        return (not keeps_indexed, format_rank(g.path, prefer or DEFAULT_PREFER))
+
+    by_id: dict[str, list[_File]] = {}
+    for f in unique:
+        by_id.setdefault(f.doc_id, []).append(f)
+    chosen: list[_File] = []
+    for f in unique:
+        group = by_id[f.doc_id]
+        winner = min(group, key=rank)
+        if f is winner:
+            chosen.append(f)
+        elif _suffix(f.path) == _suffix(winner.path):
+            report.failed.append(
+                (f.shown, f"document id {f.doc_id!r} is already used by {winner.shown} in this batch (rename one)")
+            )
+        else:
+            report.skip(
+                f.path,
+                f.doc_id,
+                winner.doc_id,
+                winner.shown,
+                "other format",
+                _other_format(f.shown, winner.shown, f.doc_id, prefer, indexed=not rank(winner)[0]),
+            )
+
+    # 3. Against the index: a document indexed from another format stays so,
+    # unless ``prefer`` asks for this file's format; otherwise a file is
+    # unchanged, an update, a copy of another indexed document, or new.
+    todo: list[_File] = []
+    replacing: dict[str, str] = {}  # doc_id -> warning, given once the file is sure to be read
+    for f in chosen:
+        old = indexed.get(f.doc_id)
+        if old is not None and old.fingerprint == fingerprint(f.path, manifest.get(f.doc_id), f.content):
+            report.unchanged.append(f.doc_id)
             continue
-        jobs.append(job_cls(str(path), doc_id, manifest.get(doc_id), ocr))
+        if old is not None and old.path and _suffix(old.path) != _suffix(f.path):
+            if prefer is None or format_rank(old.path, prefer) <= format_rank(f.path, prefer):
+                report.skip(
+                    f.path,
+                    f.doc_id,
+                    old.doc_id,
+                    old.path,
+                    "other format",
+                    _other_format(f.shown, old.path, f.doc_id, prefer, indexed=True),
+                )
+                continue
+            replacing[f.doc_id] = (
+                f"{f.shown}: replaces {old.path} as document {f.doc_id!r} (the same name in another format; "
+                f"--prefer {prefer})"
+            )
+        todo.append(f)
+    # Documents whose content this batch replaces no longer hold it: a copy of
+    # their old content is new, not a duplicate.
+    replaced = {f.doc_id for f in todo if f.doc_id in indexed and indexed[f.doc_id].content != f.content}
+    holders = {s.content: s for s in indexed.values() if s.doc_id not in replaced}
+    jobs = []
+    for f in todo:
+        held = holders.get(f.content)
+        if held is not None and held.doc_id != f.doc_id:
+            report.skip(
+                f.path,
+                f.doc_id,
+                held.doc_id,
+                held.path,
+                "same content",
+                f"{f.shown}: the same content as {held.path or held.doc_id}, already indexed as "
+                f"{held.doc_id!r} (identical bytes); not indexed again"
+                + _kept_note(f.doc_id, indexed)
+                + _moved_note(held),
+            )
+            continue
+        if f.doc_id in replacing:
+            logger.warning("%s", replacing[f.doc_id])
+            report.warnings.append(replacing[f.doc_id])
+        jobs.append(job_cls(str(f.path), f.doc_id, manifest.get(f.doc_id), ocr))
     return jobs
 
 

@@ -70,6 +70,7 @@ class Index:
         workers: int = 1,
         timeout: float | None = None,
         dask_client: Any = None,
+        prefer: str | None = None,
     ) -> Any:
         """Ingest files or folders; returns an ``IngestReport``.
 
@@ -77,7 +78,12 @@ class Index:
         ``dask_client`` (a ``distributed.Client``) on a Dask cluster instead.
         ``ocr`` reads pages without a text layer with Tesseract. ``timeout``
         is the deadline per document in seconds. ``tag=False`` skips theory and
-        theme tagging (the benchmark measures its cost)."""
+        theme tagging (the benchmark measures its cost). Content is indexed
+        once (copies are skipped and listed in ``report.skipped``). Files with
+        the same stem in several formats (plan.pdf, plan.md) are one document:
+        ``prefer`` (pdf, docx, html or text) picks the format to index, also
+        over an indexed one; without it an indexed document keeps its format
+        and a new one is read from the PDF."""
         from plansok.ingest.metadata import load_manifest
         from plansok.ingest.pipeline import DocumentAnalyser, ingest
 
@@ -97,6 +103,7 @@ class Index:
             workers=workers,
             timeout=timeout or DEFAULT_TIMEOUT,
             dask_client=dask_client,
+            prefer=prefer,
         )
 
     # -- tagging -------------------------------------------------------------------

@@ -68,6 +68,17 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=float, default=None, metavar="S", help="give up on a document after S seconds (default 300)"
     )
+    p.add_argument(
+        "--prefer",
+        choices=["pdf", "docx", "html", "text"],
+        default=None,
+        help="which file to index when one document comes in several formats with the same name "
+        "(plan.pdf and plan.md are both document 'plan'): pdf, docx, html or text (.md, .txt); the "
+        "others are skipped with a warning naming both files. Without it, a document already indexed "
+        "keeps its format and a new one is read from the PDF (its pages are the published ones a reader "
+        "checks a citation against); with it, an indexed document is replaced by the preferred format. "
+        "(Copies with the same content under other names are always indexed once.)",
+    )
 
 
 def _filter_args(p: argparse.ArgumentParser) -> None:
@@ -362,7 +373,13 @@ def _dask_client(args: argparse.Namespace):
 
 
 def _ingest_kwargs(args: argparse.Namespace, client) -> dict:
-    return {"ocr": args.ocr, "workers": args.workers, "timeout": args.timeout, "dask_client": client}
+    return {
+        "ocr": args.ocr,
+        "workers": args.workers,
+        "timeout": args.timeout,
+        "dask_client": client,
+        "prefer": args.prefer,
+    }
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -377,7 +394,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"FAILED  {path}: {reason}", file=sys.stderr)
         print(
             f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-            f"{len(report.failed)} failed; {report.pages} pages, {report.passages} passages "
+            f"{len(report.failed)} failed"
+            + (f", {len(report.skipped)} skipped (copies or other formats; see the warnings)" if report.skipped else "")
+            + f"; {report.pages} pages, {report.passages} passages "
             f"in {report.seconds:.1f} s -> {ix.path}"
         )
     return 0 if report.ok else 1
@@ -454,16 +473,27 @@ def cmd_query(args: argparse.Namespace) -> int:
         print(f"{h.rank:>2}. {style.bold(h.citation)}  {style.dim(f'[{h.score:.2f}]')}")
         body = _highlighted(h.snippet, h.highlights, style)
         print(textwrap.indent(textwrap.fill(body, width=width, break_long_words=False, break_on_hyphens=False), "    "))
-        if h.also_in:
-            where = "; ".join(f"{a['municipality'] or a['doc_id']} s. {a['page']}" for a in h.also_in[:5])
-            more = f" (+{len(h.also_in) - 5})" if len(h.also_in) > 5 else ""
-            print(style.dim(f"    also in: {where}{more}"))
+        for i, a in enumerate(h.also_in[:5]):
+            # Which document, not just which municipality: one municipality has many plans.
+            print(style.dim(f"    {'also in:' if i == 0 else '        '} {_also_where(a)}"))
+        if len(h.also_in) > 5:
+            print(style.dim(f"             and {len(h.also_in) - 5} more (--json lists them all)"))
         if h.tags:
             tags = ", ".join(f"{t['tag']} {t['confidence']:.2f}" for t in h.tags)
             print(style.dim(f"    tags: {tags}"))
         print(style.dim(f"    {h.doc.doc_id} · {h.passage.passage_id}"))
         print()
     return 0
+
+
+def _also_where(a: dict[str, Any]) -> str:
+    """A folded copy's place: municipality, title (period), page, and its document id."""
+    title = a.get("title") or a["doc_id"]
+    period = a.get("period") or ""
+    if period and period not in title:
+        title += f" ({period})"
+    place = ", ".join(x for x in (a.get("municipality") or "", title, f"s. {a['page']}") if x)
+    return f"{place}  [{a['doc_id']}]"
 
 
 def cmd_docs(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from plansok.index.searcher import LoadedIndex
-from plansok.models import DocumentMeta, Hit, Passage
+from plansok.models import DocumentMeta, Hit, Passage, cite
 from plansok.query import dedup
 from plansok.query.plan import QueryPlan, SearchOptions
 from plansok.query.ranking import has_term
@@ -54,13 +54,19 @@ class HitBuilder:
         for i, owner in enumerate(owners):
             if owner != i:
                 _, p, d = items[i]
+                # Enough to name the copy's document, not just its municipality
+                # (a municipality has many plans, often with the same title).
                 also.setdefault(owner, []).append(
                     {
                         "doc_id": d.doc_id,
                         "municipality": d.municipality,
+                        "kommunenummer": d.kommunenummer,
                         "title": d.title,
+                        "period": d.period,
                         "page": p.page_start,
+                        "page_label": p.page_label,
                         "passage_id": p.passage_id,
+                        "citation": cite(p, d),
                     }
                 )
             elif len(chosen) < opts.k:

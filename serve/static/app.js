@@ -167,8 +167,22 @@ function renderHit(hit) {
   });
   const actions = el("div", { class: "actions" }, add);
   if (hit.also_in && hit.also_in.length) {
-    const where = hit.also_in.slice(0, 4).map((a) => `${a.municipality || a.doc_id} s. ${a.page}`).join("; ");
-    actions.append(el("span", { class: "muted" }, `also in: ${where}${hit.also_in.length > 4 ? " …" : ""}`));
+    // Each folded copy names its document (a municipality has many plans) and opens its page.
+    const also = el("span", { class: "muted also" }, "also in: ");
+    hit.also_in.slice(0, 4).forEach((a, i) => {
+      const title = a.title || a.doc_id;
+      const period = a.period && !title.includes(a.period) ? ` (${a.period})` : "";
+      const name = [a.municipality, `${title}${period}`, `s. ${a.page}`].filter(Boolean).join(", ");
+      const link = el("a", { href: `#${a.passage_id}`, title: `${a.doc_id} · ${a.passage_id}`, dataset: { doc: a.doc_id } }, name);
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        event.stopPropagation();
+        openPage(a.doc_id, a.page, a.passage_id);
+      });
+      also.append(i ? "; " : "", link);
+    });
+    if (hit.also_in.length > 4) also.append(` and ${hit.also_in.length - 4} more`);
+    actions.append(also);
   }
   if (hit.source_url) {
     // A plain link: followed only if the researcher clicks it; no referrer is sent.
