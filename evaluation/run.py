@@ -535,7 +535,7 @@ def scan_comparison(args: argparse.Namespace) -> dict[str, Any]:
         cache / f"eval-index-scans-every-{every}", pdf_dir=scans_dir, thesis_pdf=thesis_scan, ocr=True, **common
     )
     rows = []
-    for name in plain.set_names():
+    for name in plain.set_names:
         a, b = plain.get(name, PLANSOK).mean, scanned.get(name, PLANSOK).mean
         rows.append(
             {
