@@ -158,9 +158,41 @@ def _xlsx_value(v: object) -> object:
 
 # ---------------------------------------------------------------- references
 
+# BibTeX and RIS types by plansok document type; everything else is a report.
+_BIB_TYPES = {"masteroppgave": "mastersthesis", "høringsuttalelse": "misc"}
+_RIS_TYPES = {"masteroppgave": "THES", "høringsuttalelse": "GEN"}
+
+
+def _persons(doc: DocumentMeta) -> list[str]:
+    """The document's personal authors ("Kari Nordmann; Ola Hansen" in a manifest)."""
+    return [a.strip() for a in re.split(r"\s*;\s*", doc.author or "") if a.strip()]
+
+
+def _inverted(name: str) -> str:
+    """ "Anne-Lise Sørum Eklid" -> "Eklid, Anne-Lise Sørum"; a name given as
+    "Surname, Given" or an organisation (one word, or "i"/"og" in it) is kept."""
+    parts = name.split()
+    if "," in name or len(parts) < 2 or any(p.islower() for p in parts):
+        return name
+    return f"{parts[-1]}, {' '.join(parts[:-1])}"
+
+
+def _issuer(doc: DocumentMeta) -> str:
+    return f"{doc.municipality} kommune" if doc.municipality else ""
+
+
+def _year(doc: DocumentMeta) -> str:
+    """The year to cite: the adoption date's where one is known (a plan for
+    2021-2033 adopted in 2022 is cited as 2022), else the first year."""
+    if doc.adopted[:4].isdigit():
+        return doc.adopted[:4]
+    return str(doc.year_from or "")
+
 
 def _key(doc: DocumentMeta) -> str:
-    base = unicodedata.normalize("NFKD", f"{doc.municipality or 'plan'}{doc.year_from or ''}{doc.doc_type}")
+    persons = _persons(doc)
+    who = _inverted(persons[0]).split(",")[0] if persons else (doc.municipality or "plan")
+    base = unicodedata.normalize("NFKD", f"{who}{_year(doc)}{doc.doc_type}")
     base = re.sub(r"[^A-Za-z0-9]", "", base.encode("ascii", "ignore").decode())
     return base or re.sub(r"\W", "", doc.doc_id)
 
@@ -169,9 +201,24 @@ def _bib_escape(text: str) -> str:
     return re.sub(r"([{}&%$#_])", r"\\\1", text)
 
 
+def _note(doc: DocumentMeta) -> str:
+    parts = []
+    if doc.period and doc.doc_type not in ("masteroppgave", "høringsuttalelse", "rapport"):
+        parts.append(f"Planperiode {doc.period}")
+    if doc.adopted:
+        parts.append(f"vedtatt {doc.adopted}")
+    if _persons(doc) and doc.municipality:
+        parts.append(f"om {doc.municipality} kommune")
+    parts.append(f"plansok {doc.doc_id}")
+    return "; ".join(parts)
+
+
 def bibtex(docs: Sequence[DocumentMeta]) -> str:
-    """One ``@techreport`` per document: municipal plans are grey literature
-    issued by the municipality (BibTeX has no better type)."""
+    """One entry per document: ``@mastersthesis`` for a thesis, ``@misc`` for a
+    hearing statement, ``@techreport`` otherwise (municipal plans are grey
+    literature issued by the municipality; BibTeX has no better type). A
+    named author is the author; without one the municipality is, as a
+    corporate author. The year is the adoption year where one is known."""
     out, seen = [], set()
     for doc in docs:
         key = _key(doc)
@@ -180,36 +227,59 @@ def bibtex(docs: Sequence[DocumentMeta]) -> str:
             key = f"{_key(doc)}{chr(ord('a') + n - 2)}"
             n += 1
         seen.add(key)
+        entry = _BIB_TYPES.get(doc.doc_type, "techreport")
+        persons = _persons(doc)
+        if persons:
+            author = " and ".join(_bib_escape(_inverted(p)) for p in persons)
+        else:
+            author = "{" + _bib_escape(_issuer(doc)) + "}" if doc.municipality else ""
         fields = {
-            "author": "{" + _bib_escape(f"{doc.municipality} kommune") + "}" if doc.municipality else "",
+            "author": author,
             "title": "{" + _bib_escape(doc.title) + "}",
-            "institution": _bib_escape(f"{doc.municipality} kommune") if doc.municipality else "",
-            "year": str(doc.year_from or ""),
-            "type": _bib_escape(doc.doc_type),
+            "institution": _bib_escape(_issuer(doc)) if entry == "techreport" else "",
+            "year": _year(doc),
+            "date": doc.adopted,
+            "type": _bib_escape("Masteroppgave" if entry == "mastersthesis" else doc.doc_type),
+            "howpublished": "Høringsuttalelse" if doc.doc_type == "høringsuttalelse" else "",
+            "keywords": _bib_escape(_issuer(doc)) if persons else "",
             "url": doc.source_url,
-            "note": _bib_escape(f"{doc.period} " if doc.period else "") + _bib_escape(f"plansok {doc.doc_id}"),
+            "note": _bib_escape(_note(doc)),
             "language": "norwegian" if doc.standard == "nb" else "nynorsk",
         }
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items() if v)
-        out.append(f"@techreport{{{key},\n{body}\n}}\n")
+        out.append(f"@{entry}{{{key},\n{body}\n}}\n")
     return "\n".join(out)
 
 
 def ris(docs: Sequence[DocumentMeta]) -> str:
-    """RIS records (type RPRT, report) for reference managers (Zotero, EndNote)."""
+    """RIS records for reference managers (Zotero, EndNote): THES for a
+    thesis, GEN for a hearing statement, RPRT (report) otherwise; a named
+    author as AU ("Surname, Given"), else the municipality."""
     out = []
     for doc in docs:
-        lines = ["TY  - RPRT"]
-        if doc.municipality:
-            lines += [f"AU  - {doc.municipality} kommune", f"PB  - {doc.municipality} kommune"]
+        lines = [f"TY  - {_RIS_TYPES.get(doc.doc_type, 'RPRT')}"]
+        persons = _persons(doc)
+        if persons:
+            lines += [f"AU  - {_inverted(p)}" for p in persons]
+        elif doc.municipality:
+            lines.append(f"AU  - {_issuer(doc)}")
+        if doc.municipality and doc.doc_type != "masteroppgave":
+            lines.append(f"PB  - {_issuer(doc)}")
         lines.append(f"TI  - {doc.title}")
-        if doc.year_from:
-            lines.append(f"PY  - {doc.year_from}")
+        if year := _year(doc):
+            lines.append(f"PY  - {year}")
+        if doc.adopted:
+            parts = doc.adopted.split("-")
+            lines.append("DA  - " + "/".join(parts + [""] * (3 - len(parts))) + "/")
         if doc.source_url:
             lines.append(f"UR  - {doc.source_url}")
+        if persons and doc.municipality:
+            lines.append(f"KW  - {_issuer(doc)}")
         lines += [f"M3  - {doc.doc_type}", f"LA  - {'nb' if doc.standard == 'nb' else 'nn'}", f"ID  - {doc.doc_id}"]
-        if doc.period:
+        if doc.period and doc.doc_type not in ("masteroppgave", "høringsuttalelse", "rapport"):
             lines.append(f"N1  - Plan period {doc.period}")
+        if doc.adopted:
+            lines.append(f"N1  - Vedtatt {doc.adopted}")
         lines.append("ER  - ")
         out.append("\n".join(lines))
     return "\n".join(out) + "\n"

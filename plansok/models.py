@@ -18,6 +18,8 @@ DOC_TYPES = (
     "økonomiplan",
     "årsmelding",
     "rapport",
+    "masteroppgave",
+    "høringsuttalelse",
     "other",
 )
 STANDARDS = ("nb", "nn")
@@ -55,6 +57,11 @@ class DocumentMeta:
     sha256: str = ""
     n_pages: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # A named personal author (a thesis's student, a report's writer, a hearing
+    # statement's sender); "" for a document issued by the municipality alone.
+    author: str = ""
+    # The adoption (vedtatt) date the document or the manifest states: YYYY-MM-DD, YYYY-MM or YYYY.
+    adopted: str = ""
 
     @property
     def period(self) -> str:
