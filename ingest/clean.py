@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from plansok.models import Page
 
@@ -30,7 +30,9 @@ _SPACES = {ord(c): " " for c in "\u00a0\u2007\u202f\u2002\u2003\u2009\t"}
 # ("m²"), so only the typographic ligatures are decomposed.
 _LIGATURES = {ord(c): unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"}
 
-_DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\.\s?){3,}\s*\d+\s*$")
+_DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\.\s?){3,}\s*\d+\s*$|\s…\s*\d{1,4}\s*$")
+# A leader as cleaning leaves it: one ellipsis between the title and the page.
+_LEADER_RUN = re.compile(r"[ \t]*(?:(?:\.[ \t]?){4,}|…{2,}|(?:\.[ \t]?){3,}(?=[ \t]*\d+[ \t]*$))[ \t]*")
 _PAGE_ONLY = re.compile(r"^\s*(?:(?:side|page|s\.)\s*)?(\d{1,4})(?:\s*(?:av|of|/)\s*\d{1,4})?\s*$", re.IGNORECASE)
 _SIDE_N = re.compile(r"\b(?:side|page|s\.)\s*(\d{1,4})(?:\s*(?:av|of|/)\s*\d{1,4})?\b", re.IGNORECASE)
 _EDGE_NUMBER = re.compile(r"^\s*(\d{1,4})\s*[|–—-]\s|\s[|–—-]\s*(\d{1,4})\s*$")
@@ -40,6 +42,17 @@ _SUSPENSION_WORDS = {"og", "eller", "and", "or", "samt", "enn", "til", "som", "b
 
 HEADER_ZONE = 3  # lines at the top and bottom of a page that may be running lines
 MIN_REPEAT_SHARE = 0.4  # share of pages a line must appear on to count as running
+# Books alternate headers on left and right pages: a line on this share of the odd (or of
+# the even) pages is running too.
+MIN_SIDE_SHARE = 0.6
+# A line whose number follows the page numbers ("Statistikkrapport | 9" on page 9, "10 |
+# Levekår i Drammen" on page 10) is a running line on fewer pages: this share of them,
+# with the number tracking the page on TRACKING_SHARE of its occurrences.
+MIN_TRACKING_SHARE = 0.15
+TRACKING_SHARE = 0.8
+_NUMBER = re.compile(r"\d+")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+_EDGE_HASH = re.compile(r"^#\s*[|–—-]?\s*|\s*[|–—-]?\s*#$")
 
 
 def normalize_chars(text: str) -> str:
@@ -59,6 +72,22 @@ def normalize_whitespace(text: str) -> str:
 def is_toc_line(line: str) -> bool:
     """True for table-of-contents lines: a title followed by a dot leader and a page."""
     return bool(_DOT_LEADER.search(line))
+
+
+def collapse_dot_leaders(text: str) -> str:
+    """Shorten table-of-contents dot leaders to one "…": "8.2 Folkehelse ...... 9" -> "8.2 Folkehelse … 9".
+
+    The entries stay in the page text (they are what the page shows, and the
+    passage splitter reads headings from them); a line of nothing but dots goes.
+    """
+    out = []
+    for line in text.split("\n"):
+        if _LEADER_RUN.search(line):
+            line = _LEADER_RUN.sub(" … ", line).strip()
+            if not line.strip(" …"):
+                continue
+        out.append(line)
+    return "\n".join(out)
 
 
 def drop_toc_lines(text: str) -> str:
@@ -131,38 +160,139 @@ def _edge_lines(lines: list[str]) -> list[int]:
     return sorted(set(filled[:HEADER_ZONE] + filled[-HEADER_ZONE:]))
 
 
-def running_line_keys(page_texts: Sequence[str]) -> set[str]:
-    """Digit-blind forms of lines repeated near the top/bottom of many pages."""
-    counts: Counter[str] = Counter()
-    for text in page_texts:
+@dataclass
+class RunningLines:
+    """A document's running lines, as digit-blind keys.
+
+    ``tracking`` maps the keys that carry the page number to (which of the
+    line's numbers, its offsets from the page's position): such a line is
+    dropped wherever it stands on its own page, not only at the edges, since
+    a footer can land among the labels of a map or chart.
+    """
+
+    keys: set[str] = field(default_factory=set)
+    tracking: dict[str, tuple[int, frozenset[int]]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+
+def find_running_lines(page_texts: Sequence[str], numbers: Sequence[int] | None = None) -> RunningLines:
+    """Lines repeated near the top/bottom of many pages (``numbers``: the pages' positions)."""
+    numbers = list(numbers) if numbers is not None else list(range(1, len(page_texts) + 1))
+    seen: dict[str, list[tuple[int, list[int]]]] = {}
+    for number, text in zip(numbers, page_texts, strict=True):
         lines = text.split("\n")
-        counts.update({_digit_key(lines[i]) for i in _edge_lines(lines)})
-    threshold = max(3, MIN_REPEAT_SHARE * len(page_texts))
-    return {key for key, n in counts.items() if n >= threshold and key not in ("", "#")}
+        for i in _edge_lines(lines):
+            key = _digit_key(lines[i])
+            if key in ("", "#"):
+                continue
+            occurrences = seen.setdefault(key, [])
+            if not occurrences or occurrences[-1][0] != number:
+                occurrences.append((number, [int(n) for n in _NUMBER.findall(lines[i])]))
+    n_pages = len(page_texts)
+    sides = Counter(n % 2 for n in numbers)
+    out = RunningLines()
+    for key, occurrences in seen.items():
+        count = len(occurrences)
+        if count < 3:
+            continue
+        on_side = Counter(n % 2 for n, _ in occurrences)
+        if count >= MIN_REPEAT_SHARE * n_pages or any(
+            on_side[side] >= MIN_SIDE_SHARE * sides[side] for side in on_side
+        ):
+            out.keys.add(key)
+        tracking = _page_tracking(occurrences)
+        if tracking and count >= MIN_TRACKING_SHARE * n_pages:
+            out.keys.add(key)
+            out.tracking[key] = tracking
+    # The same footer where the page number has a line of its own ("3" under it).
+    for key in list(out.keys):
+        bare = _EDGE_HASH.sub("", key).strip()
+        if bare != key and len(seen.get(bare, ())) >= 3:
+            out.keys.add(bare)
+    return out
 
 
-def strip_running_lines(text: str, running: set[str]) -> tuple[str, str | None]:
-    """Drop running headers/footers and page numbers; return (text, printed label)."""
+def _page_tracking(occurrences: list[tuple[int, list[int]]]) -> tuple[int, frozenset[int]] | None:
+    """(number slot, offsets) if one of a line's numbers follows the page position.
+
+    The offset may step where a printed page spans two physical ones (a foldout),
+    so the offsets seen twice or more all count.
+    """
+    slots = min(len(nums) for _, nums in occurrences)
+    for slot in range(slots):
+        offsets = Counter(nums[slot] - number for number, nums in occurrences)
+        top = offsets.most_common(2)
+        if sum(n for _, n in top) >= TRACKING_SHARE * len(occurrences):
+            return slot, frozenset(o for o, n in offsets.items() if n >= 2)
+    return None
+
+
+def running_line_keys(page_texts: Sequence[str], numbers: Sequence[int] | None = None) -> set[str]:
+    """Digit-blind forms of lines repeated near the top/bottom of many pages."""
+    return find_running_lines(page_texts, numbers).keys
+
+
+def strip_running_lines(
+    text: str, running: set[str] | RunningLines, number: int | None = None
+) -> tuple[str, str | None]:
+    """Drop running headers/footers and page numbers; return (text, printed label).
+
+    With a ``RunningLines`` and the page's position, a line carrying this
+    page's number is dropped wherever it stands.
+    """
+    if isinstance(running, RunningLines):
+        keys, tracking = running.keys, running.tracking
+    else:
+        keys, tracking = running, {}
     lines = text.split("\n")
     label: str | None = None
     drop: set[int] = set()
     for i in _edge_lines(lines):
         line = lines[i]
         is_number = bool(_PAGE_ONLY.match(line))
-        if is_number or _digit_key(line) in running:
+        if is_number or _digit_key(line) in keys:
             drop.add(i)
             found = label_from_line(line)
             # A bare page number or "Side N" beats a number inside a header title.
             if found and (label is None or is_number or _SIDE_N.search(line)):
                 label = found
+        elif " | " in line:
+            rest, found = _strip_running_cells(line, keys)
+            if rest != line:
+                lines[i] = rest
+                label = label or found
+    if tracking and number is not None:
+        for i, line in enumerate(lines):
+            where = tracking.get(_digit_key(line))
+            if where is None or i in drop:
+                continue
+            slot, offsets = where
+            nums = _NUMBER.findall(line)
+            if len(nums) > slot and int(nums[slot]) - number in offsets:
+                drop.add(i)
+                label = label or nums[slot]
     kept = [ln for i, ln in enumerate(lines) if i not in drop]
     return "\n".join(kept), label
+
+
+def _strip_running_cells(line: str, keys: set[str]) -> tuple[str, str | None]:
+    """A header that shares its line with text across a gap ("Statistikkrapport | 3 | Innhold")."""
+    cells = line.split(" | ")
+    for k in range(len(cells) - 1, 0, -1):
+        head, tail = " | ".join(cells[:k]), " | ".join(cells[-k:])
+        if _digit_key(head) in keys:
+            return " | ".join(cells[k:]), label_from_line(head)
+        if _digit_key(tail) in keys:
+            return " | ".join(cells[:-k]), label_from_line(tail)
+    return line, None
 
 
 def clean_text(text: str) -> str:
     """Format-independent cleaning of one page or document body."""
     text = normalize_chars(text)
-    text = drop_toc_lines(text)
+    text = collapse_dot_leaders(text)
     text = join_hyphenated(text)
     return normalize_whitespace(text)
 
@@ -173,11 +303,17 @@ def clean_pages(pages: Sequence[Page]) -> list[Page]:
     A label already set by the extractor is kept when no printed number is found.
     """
     texts = [normalize_whitespace(normalize_chars(p.text)) for p in pages]
-    running = running_line_keys(texts) if len(texts) >= 3 else set()
+    numbers = [p.number for p in pages]
+    running = find_running_lines(texts, numbers) if len(texts) >= 3 else RunningLines()
     if running:
-        log.debug("running lines: %s", sorted(running))
-    out = []
-    for page, text in zip(pages, texts, strict=True):
-        body, label = strip_running_lines(text, running)
-        out.append(replace(page, text=clean_text(body), label=label or page.label))
-    return out
+        log.debug("running lines: %s", sorted(running.keys))
+    stripped = [strip_running_lines(text, running, page.number) for page, text in zip(pages, texts, strict=True)]
+    if running and not any(_WORDS.search(body) for body, _ in stripped) and any(_WORDS.search(t) for t in texts):
+        # Every page holds the same line and nothing else: that line is the text, not a
+        # header; removing it would leave the document with no text at all.
+        log.info("lines repeated on every page are the only text; kept: %s", sorted(running.keys))
+        stripped = [strip_running_lines(text, set()) for text in texts]
+    return [
+        replace(page, text=clean_text(body), label=label or page.label)
+        for page, (body, label) in zip(pages, stripped, strict=True)
+    ]

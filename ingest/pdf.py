@@ -46,7 +46,15 @@ _PDFIUM_SOFT_HYPHEN = {0x02: "-", 0xFFFE: "-"}
 CELL_GAP_EM = 2.0  # a horizontal gap this many line-heights wide separates table cells
 MIN_COLUMN_RECTS = 3  # rects on each side of a gutter before we believe in two columns
 MARGIN_SHARE = 0.07  # top/bottom share of the page height where running lines sit
-GUTTER_MIN_WIDTH = 6.0  # points; narrower gaps are word spaces in one column
+# Lines of one paragraph sit closer than this many line heights; a running line is set further off.
+TOUCH_GAP_EM = 0.6
+GUTTER_MIN_WIDTH = 6.0
+# A document is set in two columns when at least this many (and this share of) its pages
+# with text show prose columns, most of them with the gutter within GRID_TOLERANCE points.
+MIN_GRID_PAGES = 3
+GRID_PAGE_SHARE = 0.3
+GRID_TOLERANCE = 12.0
+GRID_AGREEMENT = 0.8  # points; narrower gaps are word spaces in one column
 # Stands in for a table during layout; private-use, so no real text contains it.
 _TABLE_MARK = "\ue000T{}\ue000"
 _TABLE_MARK_RE = re.compile("\ue000T(\\d+)\ue000")
@@ -144,7 +152,9 @@ def extract_pdf(path: Path, *, ocr: bool = False) -> tuple[list[Page], dict[str,
     tables = TableReader(path)
     try:
         meta = _metadata(doc)
-        read = [_read_page(doc, i, path, tables) for i in range(len(doc))]
+        laid_out = [_read_page(doc, i, path, tables) for i in range(len(doc))]
+        grid = _column_grid([page for page, _ in laid_out])
+        read = [(_page_text(page, grid), visible) for page, visible in laid_out]
         raw = [page for page, _ in read]
         cleaned = clean_pages([p for p in raw if p.source == "text"])
         by_number = {p.number: p for p in cleaned}
@@ -264,13 +274,25 @@ def _metadata(doc: pdfium.PdfDocument) -> dict[str, str]:
     return {k: v.strip() for k, v in meta.items() if v and v.strip()}
 
 
-def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableReader) -> tuple[Page, _Visible]:
+@dataclass
+class _RawPage:
+    """A page's text segments and tables before layout, kept until the whole document is read."""
+
+    number: int
+    segs: list[_Seg] = field(default_factory=list)
+    width: float = 0.0
+    height: float = 0.0
+    tables: list[Table] = field(default_factory=list)
+    columns: _Columns | None = None  # set by _column_grid, reused by the layout
+
+
+def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableReader) -> tuple[_RawPage, _Visible]:
     number = index + 1
     try:
         page = doc[index]
     except pdfium.PdfiumError as exc:
         log.warning("%s: page %d unreadable (%s)", path, number, exc)
-        return Page(number=number, text="", source="empty"), _Visible()
+        return _RawPage(number), _Visible()
     tables: list[Table] = []
     try:
         textpage = page.get_textpage()
@@ -286,11 +308,15 @@ def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableRea
             tables = reader.tables(index)
     finally:
         page.close()
-    if not segs:
-        return Page(number=number, text="", source="empty"), visible
-    if tables:
-        return Page(number=number, text=_text_with_tables(segs, tables, width, height)), visible
-    return Page(number=number, text=_layout_text(segs, width, height)), visible
+    return _RawPage(number, segs, width, height, tables), visible
+
+
+def _page_text(raw: _RawPage, grid: float | None) -> Page:
+    if not raw.segs:
+        return Page(number=raw.number, text="", source="empty")
+    if raw.tables:
+        return Page(number=raw.number, text=_text_with_tables(raw.segs, raw.tables, raw.width, raw.height, grid))
+    return Page(number=raw.number, text=_layout_text(raw.segs, raw.width, raw.height, grid, raw.columns))
 
 
 def _visible(page: pdfium.PdfPage, segs: list[_Seg], width: float, height: float) -> _Visible:
@@ -328,7 +354,9 @@ def _segments(textpage: pdfium.PdfTextPage) -> list[_Seg]:
 # ---------------------------------------------------------------- tables
 
 
-def _text_with_tables(segs: list[_Seg], tables: list[Table], page_width: float, page_height: float) -> str:
+def _text_with_tables(
+    segs: list[_Seg], tables: list[Table], page_width: float, page_height: float, grid: float | None = None
+) -> str:
     """Page layout with each table's pdfium text replaced by its rows from pdfplumber.
 
     A one-line-high stand-in segment at the table's top edge keeps the table's
@@ -339,7 +367,7 @@ def _text_with_tables(segs: list[_Seg], tables: list[Table], page_width: float, 
     kept = [s for s in segs if not any(t.contains((s.left + s.right) / 2, _mid(s)) for t in tables)]
     line_height = statistics.median(s.height for s in segs)
     marks = [_Seg(t.left, t.top - line_height, t.right, t.top, _TABLE_MARK.format(i)) for i, t in enumerate(tables)]
-    text = _layout_text(kept + marks, page_width, page_height)
+    text = _layout_text(kept + marks, page_width, page_height, grid)
 
     def rows(m: re.Match[str]) -> str:
         return "\n\n" + tables[int(m.group(1))].text() + "\n\n"
@@ -353,16 +381,76 @@ def _text_with_tables(segs: list[_Seg], tables: list[Table], page_width: float, 
 # ---------------------------------------------------------------- layout
 
 
-def _layout_text(segs: list[_Seg], page_width: float, page_height: float) -> str:
-    """Page text in reading order, paragraphs separated by blank lines."""
-    margin = MARGIN_SHARE * page_height
-    body = [s for s in segs if margin < _mid(s) < page_height - margin]
-    gutter = _find_gutter(body, page_width)
+@dataclass
+class _Columns:
+    """A page's furniture (segment indexes), its body segments and its own gutter, if any."""
+
+    furniture: set[int]
+    body: list[_Seg]
+    gutter: float | None
+
+
+def _columns(segs: list[_Seg], page_width: float, page_height: float) -> _Columns:
+    furniture = _furniture(segs, page_height)
+    # Dot leaders of a contents page may overrun the gutter; they belong to the column they start in.
+    body = [s for i, s in enumerate(segs) if i not in furniture and not _is_leader(s)]
+    return _Columns(furniture, body, _find_gutter(body, page_width))
+
+
+def _layout_text(
+    segs: list[_Seg], page_width: float, page_height: float, grid: float | None = None, cols: _Columns | None = None
+) -> str:
+    """Page text in reading order, paragraphs separated by blank lines.
+
+    ``grid`` is the gutter the document's two-column pages share: a page of
+    short lines (figures, tables of numbers) set in those two columns reads
+    column by column too, although its own lines do not look like prose.
+    ``cols`` is ``_columns`` of these segments when already known.
+    """
+    cols = cols or _columns(segs, page_width, page_height)
+    furniture, body, gutter = cols.furniture, cols.body, cols.gutter
+    if gutter is None and grid is not None and _splits(body, grid):
+        gutter = grid
     if gutter is None:
         return _block_text(_group_lines(segs))
     # Running lines in the margins read as full-width lines even inside a column.
-    blocks = _column_blocks(segs, gutter, lambda s: not margin < _mid(s) < page_height - margin)
+    marked = {id(segs[i]) for i in furniture}
+    blocks = _column_blocks(segs, gutter, lambda s: id(s) in marked)
     return _join_blocks([_block_text(lines) for lines in blocks])
+
+
+def _furniture(segs: list[_Seg], page_height: float) -> set[int]:
+    """Indexes of segments in the top and bottom margins that stand apart from the body.
+
+    A column may run into the margin band: its last lines there follow the lines
+    above at the column's own line spacing, so they are text, not a footer. A
+    running header or footer is set off from the body by a gap; segments that
+    touch the body (or touch segments that touch it) are body too.
+    """
+    margin = MARGIN_SHARE * page_height
+    in_band = [i for i, s in enumerate(segs) if not margin < _mid(s) < page_height - margin]
+    if not in_band:
+        return set()
+    body = [s for i, s in enumerate(segs) if i not in set(in_band)]
+    pending = set(in_band)
+    grew = True
+    while grew and pending:
+        grew = False
+        for i in sorted(pending):
+            seg = segs[i]
+            if any(_touches(seg, other) for other in body):
+                body.append(seg)
+                pending.discard(i)
+                grew = True
+    return pending
+
+
+def _touches(a: _Seg, b: _Seg) -> bool:
+    """Vertically adjacent at line spacing, and overlapping horizontally."""
+    if a.right <= b.left or b.right <= a.left:
+        return False
+    gap = max(a.bottom - b.top, b.bottom - a.top)
+    return gap < TOUCH_GAP_EM * min(a.height, b.height)
 
 
 def _join_blocks(texts: list[str]) -> str:
@@ -372,6 +460,50 @@ def _join_blocks(texts: list[str]) -> str:
         runs_on = out[-1:] not in ".!?:" and text[:1].islower()
         out += ("\n" if runs_on else "\n\n") + text
     return out
+
+
+def _column_grid(pages: list[_RawPage]) -> float | None:
+    """The gutter x of a two-column document: many of its pages with text on the right half find the same one.
+
+    Pages whose text stays in the left half (a short page fills only the first
+    column) neither show nor contradict columns.
+    """
+    gutters = []
+    wide = 0
+    for page in pages:
+        if not page.segs:
+            continue
+        page.columns = _columns(page.segs, page.width, page.height)
+        if not any(s.right > 0.55 * page.width for s in page.columns.body):
+            continue
+        wide += 1
+        if page.columns.gutter is not None:
+            gutters.append(page.columns.gutter)
+    if len(gutters) < max(MIN_GRID_PAGES, GRID_PAGE_SHARE * wide):
+        return None
+    middle = statistics.median(gutters)
+    agree = sum(1 for g in gutters if abs(g - middle) <= GRID_TOLERANCE)
+    return middle if agree >= GRID_AGREEMENT * len(gutters) else None
+
+
+def _splits(segs: list[_Seg], x: float) -> bool:
+    """Whether the document's gutter at x parts this page's segments into two columns.
+
+    The document already showed its columns, so a page needs only text on both
+    sides of the gutter at the same height, and few lines across it.
+    """
+    crossing = sum(1 for s in segs if s.left < x < s.right)
+    left = [s for s in segs if s.right <= x]
+    right = [s for s in segs if s.left >= x]
+    if crossing > 0.2 * len(segs) or not left or not right:
+        return False
+    return any(lf.bottom < r.top and r.bottom < lf.top for r in right for lf in left)
+
+
+def _is_leader(seg: _Seg) -> bool:
+    """A run of contents-page leader dots (with at most a short title before them)."""
+    chars = seg.text.replace(" ", "")
+    return len(chars) >= 8 and sum(ch in ".…" for ch in chars) >= 0.5 * len(chars)
 
 
 def _find_gutter(segs: list[_Seg], page_width: float) -> float | None:
@@ -427,7 +559,7 @@ def _column_blocks(segs: list[_Seg], gutter: float, in_margin: Callable[[_Seg], 
     """Full-width lines cut the page into bands; each band reads left, then right."""
 
     def full_width(s: _Seg) -> bool:
-        return s.left < gutter < s.right or in_margin(s)
+        return (s.left < gutter < s.right and not _is_leader(s)) or in_margin(s)
 
     spanning = sorted((s for s in segs if full_width(s)), key=lambda s: -s.top)
     columns = [s for s in segs if not full_width(s)]
@@ -436,7 +568,7 @@ def _column_blocks(segs: list[_Seg], gutter: float, in_margin: Callable[[_Seg], 
     for wide_line in [*_group_lines(spanning), None]:
         floor = wide_line.top if wide_line else float("-inf")
         band = [s for s in columns if floor <= _mid(s) < ceiling]
-        left = [s for s in band if s.right <= gutter]
+        left = [s for s in band if s.left < gutter]
         right = [s for s in band if s.left >= gutter]
         for side in (left, right):
             if side:

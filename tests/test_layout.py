@@ -1,0 +1,215 @@
+"""Reading order, running lines and the never-empty rule, on PDFs written here and on the shared corpus.
+
+The PDFs written here place text with pdfium's standard fonts at exact
+positions, so each test controls the layout it is about: a column running
+into the bottom margin above a footer, a line repeated on every page.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from collections import Counter
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+import pytest
+
+from plansok.api import Index
+from plansok.ingest.clean import clean_pages
+from plansok.ingest.passages import split_passages
+from plansok.ingest.pdf import extract_pdf
+from plansok.models import Page
+
+A4 = (595.0, 842.0)
+# (x, y of the baseline, text, standard font, size in points)
+Item = tuple[float, float, str, str, float]
+
+
+def write_pdf(path: Path, pages: list[list[Item]], size: tuple[float, float] = A4) -> Path:
+    """A PDF with real text objects in the 14 standard fonts (Latin-1 covers æøå)."""
+    pdf = pdfium.PdfDocument.new()
+    fonts: dict[str, object] = {}
+    try:
+        for items in pages:
+            page = pdf.new_page(*size)
+            for x, y, text, font, points in items:
+                if font not in fonts:
+                    fonts[font] = pdfium_c.FPDFText_LoadStandardFont(pdf.raw, font.encode())
+                obj = pdfium_c.FPDFPageObj_CreateTextObj(pdf.raw, fonts[font], points)
+                buf = ctypes.create_string_buffer((text + "\0").encode("utf-16-le"))
+                pdfium_c.FPDFText_SetText(obj, ctypes.cast(buf, ctypes.POINTER(pdfium_c.FPDF_WCHAR)))
+                pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, y)
+                pdfium_c.FPDFPage_InsertObject(page.raw, obj)
+            pdfium_c.FPDFPage_GenerateContent(page.raw)
+            page.close()
+        pdf.save(str(path))
+    finally:
+        pdf.close()
+    return path
+
+
+def column(x: float, top: float, lines: list[str], pitch: float = 11.0, size: float = 9.0) -> list[Item]:
+    return [(x, top - i * pitch, line, "Helvetica", size) for i, line in enumerate(lines)]
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# ---------------------------------------------------------------- written here
+
+LEFT = [
+    "Andelen som mottar arbeidsavklaringspenger",
+    "har gått ned i hele kommunen de siste",
+    "årene, og forskjellene mellom sonene er",
+    "mindre enn før. Stønaden er tidsbegrenset",
+    "til fire år, med mulighet for forlengelse i",
+    "spesielle tilfelle. Samlet for kommunen har",
+    "andelen gått",
+]
+RIGHT = [
+    "ned fra 5,7 prosent i 2016 til 4,2 prosent",
+    "i både 2018 og 2020. Internt i kommunen er",
+    "de geografiske mønstrene av variasjon",
+    "mellom soner relativt stabile over tid, og",
+    "sonene ligger i hovedsak på samme nivå som",
+    "kommunesnittet alle tre år i perioden.",
+]
+
+
+def test_column_running_into_the_bottom_margin_is_read_before_the_next(tmp_path: Path) -> None:
+    """A column's last lines sit in the footer band; only the footer, set off by a gap, is furniture."""
+    items = column(56, 772, ["Levekår i Drammen"])
+    # Both columns run down to y = 49: their last lines are in the bottom 7 % of the page.
+    items += column(56, 49 + 11 * (len(LEFT) - 1), LEFT) + column(307, 49 + 11 * (len(RIGHT) - 1), RIGHT)
+    items += [(56, 28, "Levekårsstatistikkrapport Drammen januar 2022 | side 10", "Helvetica", 8)]
+    pages, _ = extract_pdf(write_pdf(tmp_path / "spalter.pdf", [items]))
+    text = _flat(pages[0].text)
+    assert _flat(" ".join(LEFT + RIGHT)) in text, text
+
+
+def test_every_page_holding_one_repeated_line_keeps_its_text(tmp_path: Path) -> None:
+    line = "Kommuneplan for Ål 2015–2027: eit levande Ål for alle"
+    path = write_pdf(tmp_path / "same.pdf", [[(72, 770, line, "Helvetica", 11)] for _ in range(4)])
+    pages, _ = extract_pdf(path)
+    assert [(p.text, p.source) for p in pages] == [(line, "text")] * 4
+    index = Index.open(tmp_path / "ix", create=True)
+    report = index.ingest([path])
+    assert report.ok, report.failed
+
+
+def test_running_lines_still_removed_when_pages_have_a_body(tmp_path: Path) -> None:
+    body = ["Folkehelse er viktig for alle innbyggjarar.", "Bustad for alle er eit mål.", "Skulen er god.", "Slutt."]
+    pages = [
+        [(72, 800, "Kommuneplan for Ål 2015–2027", "Helvetica", 9), (72, 700, text, "Helvetica", 11)] for text in body
+    ]
+    # A page with nothing but the running header is a blank page, not body text.
+    pages.append([(72, 800, "Kommuneplan for Ål 2015–2027", "Helvetica", 9)])
+    out, _ = extract_pdf(write_pdf(tmp_path / "header.pdf", pages))
+    assert [p.text for p in out] == [*body, ""]
+    assert out[-1].source == "empty"
+
+
+def test_alternating_headers_with_page_numbers_are_running_lines() -> None:
+    """Left pages carry "N | Title", right pages "Report | N": each on only half the pages."""
+    topics = ("barn", "bustad", "helse", "skule", "arbeid", "inntekt", "flytting", "utdanning", "gjeld", "uføre")
+    bodies = [f"Dette avsnittet handlar om {t} i sonene, med tal for kvart år." for t in (*topics, "vald", "rus")]
+    pages = []
+    for n, body in enumerate(bodies, 1):
+        header = f"{n} | Levekår i Drammen" if n % 2 == 0 else f"Statistikkrapport | {n}"
+        pages.append(Page(n, f"{header}\n{body}"))
+    cleaned = clean_pages(pages)
+    assert [p.text for p in cleaned] == bodies
+    assert [p.label for p in cleaned] == [str(n) for n in range(1, 13)]
+
+
+def test_a_chart_label_repeated_on_some_pages_stays() -> None:
+    """Repeated, at page ends, but its numbers do not follow the pages and it is on a third of them."""
+    pages = []
+    for n in range(1, 13):
+        label = f"Gjennomsnitt for kommunen: {n * 7 % 10},{n % 4} %" if n % 3 == 0 else ""
+        pages.append(Page(n, f"Side {n}\nTekst om levekår på side {n}.\n{label}".strip()))
+    cleaned = clean_pages(pages)
+    kept = [p.text for p in cleaned if "Gjennomsnitt" in p.text]
+    assert len(kept) == 4
+
+
+def test_footer_with_the_page_number_dropped_anywhere_on_its_page() -> None:
+    """A map page puts the footer among its labels, away from the page edges."""
+    places = ("Hønefoss", "Sokna", "Hallingby", "Tyristrand", "Vik", "Nes", "Ask", "Veme")
+    pages = [
+        Page(n, f"Planen for {place} skal følgjast opp.\nMeir tekst her.\n{n} Ringerike kommune – samfunnsdelen.")
+        for n, place in enumerate(places, 1)
+    ]
+    labels = "Kart over Hønefoss\nHaugsbygd\nGullerudmarka\n9 Ringerike kommune – samfunnsdelen.\n2890\nE16"
+    pages.append(Page(9, f"{labels}\nPrestmoen\nHvervenmoen\nTanberg"))
+    cleaned = clean_pages(pages)
+    assert all("Ringerike kommune" not in p.text for p in cleaned)
+    assert "2890\nE16" in cleaned[-1].text
+    assert cleaned[-1].label == "9"
+
+
+# ---------------------------------------------------------------- shared corpus
+
+
+@pytest.fixture(scope="module")
+def drammen(corpus: Path) -> list[Page]:
+    return extract_pdf(corpus / "pdf" / "3301_drammen_levekarsstatistikk_2022.pdf")[0]
+
+
+def test_drammen_page_10_reads_in_order(drammen: list[Page]) -> None:
+    text = _flat(drammen[9].text)
+    assert (
+        "Stønaden er tidsbegrenset til fire år, med mulighet for forlengelse i spesielle tilfelle. "
+        "Samlet for kommunen har andelen gått ned fra 5,7 prosent i 2016 til 4,2 prosent i både 2018 og 2020."
+    ) in text
+
+
+def test_drammen_tables_in_two_columns_read_column_by_column(drammen: list[Page]) -> None:
+    """Page 14 sets a table of numbers in the document's two columns: no row joins the two."""
+    text = drammen[13].text
+    assert " | " not in text
+    assert "Andel barn m enslig forelder\n\nAndel som bor alene" in text
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def _order(source: str, extracted: str) -> float:
+    src, ext = _words(source), _words(extracted)
+    want = Counter(zip(src, src[1:], src[2:]))
+    got = Counter(zip(ext, ext[1:], ext[2:]))
+    return sum((want & got).values()) / max(sum(want.values()), 1)
+
+
+def test_every_two_column_page_keeps_the_source_order(corpus: Path) -> None:
+    import json
+
+    pagemap = json.loads((corpus / "pdf" / "pagemap.json").read_text(encoding="utf-8"))
+    low = []
+    for doc_id, entry in pagemap.items():
+        if entry["layout"] != "twocol":
+            continue
+        pages = {p.number: p.text for p in extract_pdf(corpus / "pdf" / entry["pdf"])[0]}
+        md = (corpus / "plans" / f"{doc_id}.md").read_text(encoding="utf-8")
+        parts = re.split(r"<!-- side (\d+) -->", md)
+        source = {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+        for label, info in entry["pages"].items():
+            if len(_words(source.get(label, ""))) < 60:
+                continue  # photo pages and covers: a few words, nothing to order
+            order = _order(source[label], "\n".join(pages.get(n, "") for n in info["pdf_pages"]))
+            if order < 0.9:
+                low.append((doc_id, label, round(order, 3)))
+    assert not low
+
+
+def test_no_running_lines_left_in_drammen_or_ringerike(corpus: Path, drammen: list[Page]) -> None:
+    ringerike = extract_pdf(corpus / "pdf" / "3305_ringerike_samfunnsdel_2021-2030.pdf")[0]
+    assert not [p.number for p in drammen if re.search(r"Statistikkrapport \| \d|\d+ \| Levekår i Drammen", p.text)]
+    assert not [p.number for p in ringerike if "Ringerike kommune – kommuneplanens samfunnsdel 2021-2030." in p.text]
+    passages = split_passages("drammen", drammen) + split_passages("ringerike", ringerike)
+    footers = ("Statistikkrapport |", "kommuneplanens samfunnsdel 2021-2030.")
+    assert not [p.text[:80] for p in passages if any(f in p.text for f in footers)]
