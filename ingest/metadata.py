@@ -97,7 +97,7 @@ DOC_TYPE_RULES: list[tuple[str, str]] = [
 PLAN_TYPES = frozenset(
     {"samfunnsdel", "arealdel", "planstrategi", "planprogram", "handlingsplan", "temaplan", "økonomiplan", "årsmelding"}
 )
-PERIOD_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:-|–|—|til)\s*((?:19|20)\d\d|\d\d)(?![\d.])")
+PERIOD_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:-|–|—|til)\s*((?:19|20)\d\d|\d\d)(?!\d|\.\d)")
 YEAR_RE = re.compile(r"(?<![\d.,/])((?:19|20)\d\d)(?![\d]|\.\d)")
 # A year in a list ("2016, 2018 og 2020") or after these words is a year of data.
 _DATA_BEFORE = re.compile(r"(?:årene|åra|data|datasett|tall|tala|statistikk|fra|frå|siden|sidan)\s*$", re.IGNORECASE)
@@ -649,10 +649,15 @@ def _municipality_only(text: str) -> bool:
 
 
 def _strip_municipality_prefix(title: str) -> str:
-    """ "Drammen kommune – Kommuneplanens samfunnsdel" -> "Kommuneplanens samfunnsdel"."""
+    """ "Drammen kommune – Kommuneplanens samfunnsdel" -> "Kommuneplanens samfunnsdel", and
+    "Temaplan for idrett - Bamble kommune" -> "Temaplan for idrett"."""
     m = re.match(r"^(.{2,40}?\s+kommune)\s*[–—\-:|•]\s*(.+)$", title, re.IGNORECASE)
     if m and _municipality_only(m.group(1)):
         return m.group(2)
+    # A web page's title: "Temaplan for idrett - Bamble kommune".
+    m = re.match(r"^(.+?)\s+[–—\-:|•]\s+(.{2,40}?\s+kommune)$", title, re.IGNORECASE)
+    if m and _municipality_only(m.group(2)):
+        return m.group(1)
     return title
 
 
@@ -752,10 +757,10 @@ def _blocks(lines: list[Line], front: Front) -> list[TitleBlock]:
                 return out  # a contents list follows: no title below it
             if _skip_line(text, front):
                 continue
-            if kept and (_STATUS_LINE.search(text) or _CREDIT_LINE.match(text)):
+            if _STATUS_LINE.search(text) or _CREDIT_LINE.match(text):
                 seen.append(text)
-                break
-            if _CREDIT_LINE.match(text):
+                if kept:
+                    break  # what follows the title: who adopted it, a photo credit
                 continue
             if re.match(r"^\d+(?:\.\d+)*\.?\s+\S", text) and not PERIOD_RE.match(text):
                 break  # a numbered heading or list item
@@ -1028,10 +1033,13 @@ def _infer_author(ev: _Evidence, kind: str) -> _Choice:
     author = _Choice()
     if kind in PLAN_TYPES:
         return author
-    author.offer(person_name(ev.stated.get("author", "")), "stated")
-    meta_author = person_name(ev.stated.get("Author", ""))
-    if meta_author and fold(meta_author) in fold(ev.front.text + "\n" + "\n".join(ev.body_pages[:3])):
-        author.offer(meta_author, "stated")
+    # A file's author field is often the last person to save it: it counts
+    # only when the document itself names that person.
+    shown = fold(ev.front.text + "\n" + "\n".join(ev.body_pages[:3]))
+    for key in ("author", "Author"):
+        name = person_name(ev.stated.get(key, ""))
+        if name and fold(name) in shown:
+            author.offer(name, "stated")
     if kind == "høringsuttalelse":
         author.offer(_hearing_sender([*ev.title_texts, ev.title_page]), "title page")
     for ln in ev.front.pages[0] if ev.front.pages else []:
@@ -1059,9 +1067,12 @@ def _infer_place(ev: _Evidence, author: str) -> _Choice:
             place.offer(current_number(value), "stated")
     for value in (stated.get("Author", ""), stated.get("author", "")):
         place.offer(_pick_single(municipality_mentions(value, bare=True)), "stated")
-    cover = [ln.text for ln in (ev.front.pages[0] if ev.front.pages else []) if len(ln.text) <= 100][:15]
+    cover = [ln.text for ln in (ev.front.pages[0] if ev.front.pages else [])][:15]
+    # Bare names count in titles and short cover lines, not in prose, where Hole, Lier and Gol are also words.
+    prose = [t for t in cover if len(t.split()) > 10 or t.rstrip().endswith((".", ",", ";"))]
     titles = [*ev.title_texts, *ev.block_lines, *ev.running_text, stated.get("Subject", ""), stated.get("Keywords", "")]
-    place.offer(_pick_municipality(mentions(titles + cover, bare=True)), "title page")
+    titles += [t for t in cover if t not in prose]
+    place.offer(_pick_municipality(mentions(titles, bare=True) + mentions(prose, bare=False)), "title page")
     body = mentions(ev.body_pages, bare=False)
     place.offer(_pick_municipality(body, min_count=2) or _pick_single(body), "text")
     if m := re.match(r"(\d{4})(?=[_\- ]|$)", ev.stem):
