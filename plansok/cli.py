@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="CSV",
         help="CSV with columns file (or doc_id) and any of municipality, kommunenummer, title, "
-        "doc_type, year_from, year_to, standard, source_url; its values override inferred metadata",
+        "doc_type, year_from, year_to, standard, source_url, author, adopted (vedtatt date); "
+        "its values override inferred metadata",
     )
     _batch_args(p)
     _index_arg(p)
