@@ -1207,9 +1207,18 @@ def apply_manifest(meta: DocumentMeta, row: dict[str, str]) -> DocumentMeta:
             continue
         if key == "doc_type" and value not in DOC_TYPES:
             logger.warning("%s: unknown doc_type %r in manifest (known: %s)", meta.doc_id, value, ", ".join(DOC_TYPES))
+        # A corrected name brings its number and a number its name, so filters agree with it.
         if key == "municipality" and "kommunenummer" not in row:
-            # A corrected name brings its number, so filters by number agree with it.
-            meta.kommunenummer = current_number(value) or meta.kommunenummer
+            meta.kommunenummer = current_number(value)
+            if not meta.kommunenummer:
+                logger.warning(
+                    "%s: manifest municipality %r is not in the register (or two municipalities share the name); "
+                    "add a kommunenummer column",
+                    meta.doc_id,
+                    value,
+                )
+        if key == "kommunenummer" and "municipality" not in row and (nr := current_number(value)):
+            meta.municipality = _name_for(nr)
         setattr(meta, key, value)
         sources["title" if key == "title" else key] = "manifest"
     if "year_from" in row and "year_to" not in row and (meta.year_to or 0) < (meta.year_from or 0):

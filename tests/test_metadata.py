@@ -275,6 +275,14 @@ def test_manifest_author_and_adopted_reach_bibtex_and_ris(tmp_path: Path, write_
     assert "year = {2021}" in bib and "date = {2021-09-30}" in bib and "vedtatt 2021-09-30" in bib
     record = ris([meta])
     assert "AU  - Nordmann, Kari\nAU  - Hansen, Ola" in record and "DA  - 2021/09/30/" in record
+    # A number alone brings its municipality's name (an old number too), a name alone its number.
+    assert (
+        _meta(path, {"kommunenummer": "0602"}).municipality,
+        _meta(path, {"municipality": "Aal"}).kommunenummer,
+    ) == (
+        "Drammen",
+        "3328",
+    )
 
 
 @pytest.mark.parametrize(
