@@ -99,8 +99,10 @@ PLAN_TYPES = frozenset(
 )
 PERIOD_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:-|–|—|til)\s*((?:19|20)\d\d|\d\d)(?!\d|\.\d)")
 YEAR_RE = re.compile(r"(?<![\d.,/])((?:19|20)\d\d)(?![\d]|\.\d)")
-# A year in a list ("2016, 2018 og 2020") or after these words is a year of data.
-_DATA_BEFORE = re.compile(r"(?:årene|åra|data|datasett|tall|tala|statistikk|fra|frå|siden|sidan)\s*$", re.IGNORECASE)
+# A year in a list ("2016, 2018 og 2020") or after these words is a year of data;
+# a single year after "fra"/"siden" is where a series starts, not the document's year.
+_DATA_BEFORE = re.compile(r"(?:årene|åra|data|datasett|tall|tala|statistikk)\s*$", re.IGNORECASE)
+_SINCE_BEFORE = re.compile(r"(?:fra|frå|siden|sidan)\s*$", re.IGNORECASE)
 _LIST_NEIGHBOUR = re.compile(r"^\s*(?:,|og|and|&)\s*(?:19|20)\d\d")
 _LIST_BEFORE = re.compile(r"(?:19|20)\d\d\s*(?:,|og|and|&)\s*$")
 _MONTHS = {
@@ -526,7 +528,9 @@ def title_year(text: str) -> int | None:
         return int(m.group(2))
     for m in YEAR_RE.finditer(text):
         before, after = text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 12]
-        if _DATA_BEFORE.search(before) or _LIST_NEIGHBOUR.match(after) or _LIST_BEFORE.search(before):
+        if _DATA_BEFORE.search(before) or _SINCE_BEFORE.search(before):
+            continue
+        if _LIST_NEIGHBOUR.match(after) or _LIST_BEFORE.search(before):
             continue
         if re.search(r"/\s*$", before) or re.search(r"\d\.\s*$", before):
             continue  # "sak 24/2018", "6.12.2021"
