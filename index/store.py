@@ -376,7 +376,9 @@ class IndexStore:
         if not docs:
             return
         name = f"seg-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
-        start_pid = (self.db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0]) + 1
+        # Passage ids are never reused: a reader loaded before a remove still holds
+        # the old ids, and must find nothing under them rather than another plan's text.
+        start_pid = self._next_pid()
         vocab: dict[str, int] = {}
         indptr = [0]
         indices: list[int] = []
@@ -454,11 +456,18 @@ class IndexStore:
                 self.db.executemany("INSERT INTO tags VALUES (?, ?, ?, ?, ?)", tag_rows)
                 self.db.executemany("INSERT OR REPLACE INTO forms VALUES (?, ?)", list(d.forms.items()))
             self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (name, len(pids), now))
+            self.set_meta("next_pid", str(start_pid + len(pids)))
             self._drop_dead_segments()
             self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
         self._remove_orphan_files()
         if len(self.segment_names()) > MAX_SEGMENTS:
             self.merge_segments()
+
+    def _next_pid(self) -> int:
+        """The first passage id never handed out (kept in ``meta`` because the
+        largest id in ``passages`` falls when the newest documents are removed)."""
+        used = self.db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0] + 1
+        return max(used, int(self.get_meta("next_pid", "1") or 1))
 
     def stale_documents(self, analysis: str) -> list[str]:
         """Documents whose terms came from an analysis other than ``analysis``

@@ -1,0 +1,58 @@
+"""Index integrity: a hit's document and its text always agree, whatever
+happened to the index since the reader loaded it (issue 10)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from plansok.api import Index
+
+HEMSEDAL = "3326_hemsedal_samfunnsdel_2019-2030"
+AAL = "3328_aal_kommuneplan_2015-2027_tekstdel"
+GOL = "3324_gol_samfunnsdel_2018-2030"
+
+
+@pytest.fixture
+def plans(shared: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    for stem in (HEMSEDAL, AAL, GOL):
+        shutil.copy(shared / "corpus" / "plans" / f"{stem}.md", folder / f"{stem}.md")
+    return folder
+
+
+def _agree(ix: Index, hits) -> None:
+    for h in hits:
+        assert h.passage.doc_id == h.doc.doc_id, (h.passage.doc_id, h.doc.doc_id)
+        # The quoted text is the passage the cited document holds at that place.
+        stored = dict(ix.store.passages_of(h.doc.doc_id))
+        assert h.passage.text in {p.text for p in stored.values()}
+
+
+def test_remove_then_ingest_never_cites_the_removed_plan_with_the_new_plans_text(plans: Path, tmp_path: Path) -> None:
+    writer = Index.open(tmp_path / "ix", create=True)
+    writer.ingest([plans / f"{GOL}.md"], tag=False)
+    writer.ingest([plans / f"{HEMSEDAL}.md"], tag=False)  # the newest rows: MAX(pid) is Hemsedal's
+    reader = Index.open(tmp_path / "ix")
+    stale = reader.searcher()  # loaded now, used after the index changed
+    before = stale.search("kommunen", None)
+    assert any(h.doc.doc_id == HEMSEDAL for h in before)
+
+    writer.remove([HEMSEDAL])
+    writer.ingest([plans / f"{AAL}.md"], tag=False)
+
+    # A searcher loaded before the change may miss the removed plan's passages,
+    # but must never pair Hemsedal's rows with the text that now lives elsewhere.
+    hits = stale.search("kommunen", None)
+    _agree(writer, hits)
+    assert all(h.doc.doc_id != HEMSEDAL for h in hits)
+    # A fresh search sees the new plan, and ids handed out once are not handed out again.
+    fresh = reader.search("kommunen", k=50)
+    assert {h.doc.doc_id for h in fresh} == {GOL, AAL}
+    _agree(writer, fresh)
+    old_pids = set(stale.ix.pids.tolist())
+    new_pids = {pid for pid, _ in writer.store.passages_of(AAL)}
+    assert not old_pids & new_pids
