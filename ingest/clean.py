@@ -30,7 +30,7 @@ _SPACES = {ord(c): " " for c in "\u00a0\u2007\u202f\u2002\u2003\u2009\t"}
 # ("m²"), so only the typographic ligatures are decomposed.
 _LIGATURES = {ord(c): unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"}
 
-_DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\.\s?){3,}\s*\d+\s*$|\s…\s*\d{1,4}\s*$")
+_DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\.\s?){3,}\s*\d+\s*$|(?:^|\s)…\s*\d{1,4}(?![\d,.]\d)")
 # A leader as cleaning leaves it: one ellipsis between the title and the page.
 _LEADER_RUN = re.compile(r"[ \t]*(?:(?:\.[ \t]?){4,}|…{2,}|(?:\.[ \t]?){3,}(?=[ \t]*\d+[ \t]*$))[ \t]*")
 _PAGE_ONLY = re.compile(r"^\s*(?:(?:side|page|s\.)\s*)?(\d{1,4})(?:\s*(?:av|of|/)\s*\d{1,4})?\s*$", re.IGNORECASE)
@@ -55,10 +55,15 @@ _WORDS = re.compile(r"[^\W\d_]{2,}")
 _EDGE_HASH = re.compile(r"^#\s*[|–—-]?\s*|\s*[|–—-]?\s*#$")
 
 
+_CHAR_MAP: dict[int, str | None] = {**_LIGATURES, **_SPACES, **_BULLET_MAP, **_INVISIBLE}
+# str.translate looks every character up in the map; most pages hold none of these, so find one first.
+_MAPPED = re.compile("[" + re.escape("".join(map(chr, _CHAR_MAP))) + "]")
+
+
 def normalize_chars(text: str) -> str:
     """Map bullets, ligatures, odd spaces and invisible marks to plain characters."""
-    text = text.translate(_INVISIBLE).translate(_BULLET_MAP).translate(_SPACES)
-    text = text.translate(_LIGATURES)
+    if _MAPPED.search(text):
+        text = text.translate(_CHAR_MAP)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

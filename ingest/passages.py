@@ -27,7 +27,6 @@ MAX_PLAIN_HEADING_WORDS = 8
 MIN_CONTENTS_ENTRIES = 3
 MIN_CONTENTS_TOKENS = 12
 MIN_CONTENTS_BLOCKS = 3
-MIN_STYLED_NUMBERED = 3  # numbered lines set apart by type before type decides for all of them
 MIN_FUSED_BODY_WORDS = 5  # words of paragraph after a heading run into it
 
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(\S.*)$")
@@ -81,7 +80,6 @@ _FRONT_MATTER = {
     "litteratur",
 }
 _TOKEN = re.compile(r"\d+(?:\.\d+)*|[^\W\d_]+")
-_NUMBERED_KEY = re.compile(r"^\d{1,2}(?: \d{1,2}){0,4} [^\W\d_]")
 _CONTENTS_TITLE = re.compile(
     r"(?i)^(?:innhold(?:sfortegnelse)?|innhald(?:sliste)?|innhaldsoversikt|contents|table of contents)\b[\s:.…\d]*$"
 )
@@ -93,6 +91,7 @@ _YEAR_END = re.compile(r"(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)?\d\d)?\s*$")
 _BULLET = re.compile(r"^[•▪◦‣⁃*\-–]\s+")
 _LABEL_START = re.compile(r"^[A-HJ-NP-ZÆØ]\.?\s")  # "C Landet", "A. Privat ..." (not "I" or "Å")
 _CREDIT_END = re.compile(r"\((?:[A-ZÆØÅ.\s]{1,8}|[^()]*\d[^()]*)\)\s*$")  # "(JMF)", "(verdi 100)"
+_SENTENCE_LINE = re.compile(r"[^\W\d_]{2,}[.!]\s*$")  # a line ending a sentence (not "5." or "f.eks")
 _QUOTED = re.compile(r"[«»\"“”]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"»”)]?\s+(?=[«\"(]?[A-ZÆØÅ0-9])")
 # Abbreviations after which a full stop does not end a sentence.
@@ -260,7 +259,6 @@ class _Context:
 
     contents: _Contents
     typeset: bool = False
-    numbered_styled: bool = False  # the numbered headings are set apart by type
     # Lines repeated at the page edges (digit-blind): running lines the reader of a
     # text file left in; never headings, and not part of a contents list.
     running: set[str] = field(default_factory=set)
@@ -283,11 +281,7 @@ def _context(pages: list[Page], toc: dict[int, set[int]], blocks: dict[int, list
             lines = blocks[number][i].split("\n")
             contents.add("\n".join(ln for ln in lines if re.sub(r"\d+", "#", ln.strip().lower()) not in running))
     typeset = [p for p in pages if isinstance(p, TypesetPage) and p.typeset]
-    ctx = _Context(contents, typeset=bool(typeset), running=running)
-    if typeset:
-        styled_numbered = sum(1 for p in typeset for k in p.heading_lines if _NUMBERED_KEY.match(k))
-        ctx.numbered_styled = styled_numbered >= MIN_STYLED_NUMBERED
-    return ctx
+    return _Context(contents, typeset=bool(typeset), running=running)
 
 
 def heading_level(block: str, next_block: str | None) -> tuple[int, str] | None:
@@ -330,8 +324,8 @@ def _numbered_heading(
         return None
     if listed:
         return depth, heading
-    if styled is False and ctx.numbered_styled:
-        return None  # the document sets its numbered headings apart, and not this line
+    if styled is False:
+        return None  # the document sets its headings apart by type, and not this line
     if ctx.contents.covers(depth) and not styled:
         # The contents list numbers this level but not this line: only the exact next
         # number in sequence, opening body text, is a heading it left out.
@@ -347,7 +341,7 @@ def _numbered_heading(
 def _title_form(title: str, evidence: bool) -> bool:
     """A section title after its number: capitalised, short, no sentence or list punctuation."""
     first = title[:1]
-    if not (first.isupper() or first in "«\""):
+    if not (first.isupper() or first in '«"'):
         return False
     if " | " in title or _DOT_LEADER_END.search(title):
         return False
@@ -656,15 +650,36 @@ def _contents_blocks(blocks: list[str]) -> set[int]:
     short blocks between entries are entries whose page number was set apart.
     Text after the last entry (a preface on the same page) is not the list.
     """
-    entries = [i for i, b in enumerate(blocks) if _is_contents_entry(b)]
     titles = [i for i, b in enumerate(blocks) if _CONTENTS_TITLE.match(b.split("\n", 1)[0].strip())]
-    if not titles and len(entries) < MIN_CONTENTS_BLOCKS:
+    if titles:
+        # Under its title the list runs on while blocks are entries or short lines (a
+        # title, a page number on a line of its own); a short line followed by a
+        # paragraph is that paragraph's heading, and ends the list.
+        end = titles[0]
+        for i in range(titles[0] + 1, len(blocks)):
+            block, nxt = blocks[i], blocks[i + 1] if i + 1 < len(blocks) else None
+            entry = _is_contents_entry(block)
+            if not (entry or _is_short_entry(block)):
+                break
+            if not entry and nxt is not None and _is_body(nxt) and not _is_short_entry(nxt):
+                break
+            end = i
+        return set(range(titles[0], end + 1))
+    entries = [i for i, b in enumerate(blocks) if _is_contents_entry(b)]
+    if len(entries) < MIN_CONTENTS_BLOCKS:
         return set()
-    start = min(titles[:1] + entries[:1])
-    end = max(entries) if entries else start
-    if titles and len(entries) == 0:
-        end = start
-    return set(range(start, end + 1))
+    return set(range(entries[0], entries[-1] + 1))
+
+
+def _is_short_entry(block: str) -> bool:
+    """A contents entry without leader: a short title or a page number, no sentence."""
+    if _is_contents_entry(block):
+        return True
+    if any(_SENTENCE_LINE.search(ln) for ln in block.split("\n")):
+        return False
+    words = block.split()
+    numbers = sum(1 for w in words if re.fullmatch(r"[\d.]+", w))
+    return len(words) <= MAX_HEADING_WORDS or (numbers >= 2 and len(words) <= 2 * MAX_HEADING_WORDS)
 
 
 def _is_contents_entry(block: str) -> bool:

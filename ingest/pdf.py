@@ -12,10 +12,13 @@ line per row, as a block of their own.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import math
 import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -34,6 +37,7 @@ from plansok.ingest.clean import (
     strip_running_lines,
 )
 from plansok.ingest.ocr import OcrError, ocr_page, ocr_unavailable_reason
+from plansok.ingest.passages import TypesetPage, line_key
 from plansok.ingest.tables import Table, TableReader, has_ruling
 from plansok.models import Page
 
@@ -49,6 +53,7 @@ MARGIN_SHARE = 0.07  # top/bottom share of the page height where running lines s
 # Lines of one paragraph sit closer than this many line heights; a running line is set further off.
 TOUCH_GAP_EM = 0.6
 GUTTER_MIN_WIDTH = 6.0
+GUTTER_STEP = 2.0  # points between the x positions tried for a gutter
 # A document is set in two columns when at least this many (and this share of) its pages
 # with text show prose columns, most of them with the gutter within GRID_TOLERANCE points.
 MIN_GRID_PAGES = 3
@@ -69,6 +74,19 @@ SCAN_MAX_BODY_WORDS = 8
 SCAN_BAND_SHARE = 0.12
 SCAN_BLANK_IMAGE_SHARE = 0.1  # an image this large on a page without text is a scan
 SCAN_OUTLINE_PATHS = 200  # this many vector paths and no text: text drawn as outlines
+# Type that sets a line apart as a heading: this much larger than the body, bold where the
+# body is not, or in colour where the body is black or grey (channels this far apart).
+HEADING_SIZE_RATIO = 1.12
+BOLD_WEIGHT = 600
+CHROMA = 60
+_FORCE_BOLD = 1 << 18  # PDF font descriptor flag ForceBold
+_BOLD_NAMES = ("bold", "black", "heavy", "demi", "semibold")
+MAX_STYLED_WORDS = 16  # a styled run longer than this is an emphasised sentence, not a heading
+WRAP_GAP_EM = 0.8  # a heading wrapped onto a second line keeps it this close
+# A document's type tells headings from body once this many lines are set apart, and
+# no more than this share of its lines (where everything is styled, nothing is).
+MIN_STYLED_LINES = 3
+MAX_STYLED_SHARE = 0.3
 
 
 @dataclass
@@ -93,6 +111,10 @@ class _Seg:
     right: float
     top: float
     text: str
+    # The type of its first character, as pdfium reports it (0 / "" when it cannot say).
+    size: float = 0.0
+    bold: bool = False
+    color: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def height(self) -> float:
@@ -154,7 +176,8 @@ def extract_pdf(path: Path, *, ocr: bool = False) -> tuple[list[Page], dict[str,
         meta = _metadata(doc)
         laid_out = [_read_page(doc, i, path, tables) for i in range(len(doc))]
         grid = _column_grid([page for page, _ in laid_out])
-        read = [(_page_text(page, grid), visible) for page, visible in laid_out]
+        headings = _typeset_headings([page for page, _ in laid_out])
+        read = [(_page_text(page, grid, headings), visible) for page, visible in laid_out]
         raw = [page for page, _ in read]
         cleaned = clean_pages([p for p in raw if p.source == "text"])
         by_number = {p.number: p for p in cleaned}
@@ -311,12 +334,33 @@ def _read_page(doc: pdfium.PdfDocument, index: int, path: Path, reader: TableRea
     return _RawPage(number, segs, width, height, tables), visible
 
 
-def _page_text(raw: _RawPage, grid: float | None) -> Page:
+def _page_text(raw: _RawPage, grid: float | None, headings: dict[int, frozenset[str]] | None = None) -> Page:
     if not raw.segs:
         return Page(number=raw.number, text="", source="empty")
     if raw.tables:
-        return Page(number=raw.number, text=_text_with_tables(raw.segs, raw.tables, raw.width, raw.height, grid))
-    return Page(number=raw.number, text=_layout_text(raw.segs, raw.width, raw.height, grid, raw.columns))
+        text = _text_with_tables(raw.segs, raw.tables, raw.width, raw.height, grid)
+    else:
+        text = _layout_text(raw.segs, raw.width, raw.height, grid, raw.columns)
+    if headings is None:
+        return Page(number=raw.number, text=text)
+    return TypesetPage(number=raw.number, text=text, heading_lines=headings.get(raw.number, frozenset()), typeset=True)
+
+
+def _typeset_headings(pages: list[_RawPage]) -> dict[int, frozenset[str]] | None:
+    """Per page, the lines the document's type sets apart as headings; None when its type says nothing.
+
+    A document set in one size and weight throughout (or whose type pdfium
+    cannot read) leaves headings to numbering, the contents list and form.
+    """
+    typo = _Typography.of(pages)
+    if typo is None:
+        return None
+    keys = {page.number: frozenset(_heading_keys(page, typo)) for page in pages if page.segs}
+    styled = sum(len(k) for k in keys.values())
+    lines = sum(len(_group_lines(page.segs)) for page in pages if page.segs)
+    if styled < MIN_STYLED_LINES or styled > MAX_STYLED_SHARE * max(lines, 1):
+        return None
+    return keys
 
 
 def _visible(page: pdfium.PdfPage, segs: list[_Seg], width: float, height: float) -> _Visible:
@@ -342,13 +386,110 @@ def _visible(page: pdfium.PdfPage, segs: list[_Seg], width: float, height: float
 
 def _segments(textpage: pdfium.PdfTextPage) -> list[_Seg]:
     segs = []
+    reader = _TypeReader(textpage)
     for i in range(textpage.count_rects()):
         left, bottom, right, top = textpage.get_rect(i)
         text = textpage.get_text_bounded(left, bottom, right, top)
-        text = text.translate(_PDFIUM_SOFT_HYPHEN).replace("\r\n", " ").strip()
+        if "\x02" in text or "\ufffe" in text:
+            text = text.translate(_PDFIUM_SOFT_HYPHEN)
+        text = text.replace("\r\n", " ").strip()
         if text:
-            segs.append(_Seg(left, bottom, right, top, text))
+            seg = _Seg(left, bottom, right, top, text)
+            reader.read(seg)
+            segs.append(seg)
     return segs
+
+
+class _TypeReader:
+    """Size, weight and colour of a segment's first character: one pdfium lookup per rect."""
+
+    def __init__(self, textpage: pdfium.PdfTextPage) -> None:
+        self.handle = textpage.raw
+        self.flags = ctypes.c_int(0)
+        self.name = ctypes.create_string_buffer(128)
+        self.rgba = [ctypes.c_uint(0) for _ in range(4)]
+        self.refs = [ctypes.byref(x) for x in self.rgba]
+        self.fonts: dict[bytes, bool] = {}
+
+    def read(self, seg: _Seg) -> None:
+        x = seg.left + min(1.0, (seg.right - seg.left) / 2)
+        index = pdfium_c.FPDFText_GetCharIndexAtPos(self.handle, x, (seg.bottom + seg.top) / 2, 2.0, 2.0)
+        if index < 0:
+            return
+        seg.size = float(pdfium_c.FPDFText_GetFontSize(self.handle, index))
+        got = pdfium_c.FPDFText_GetFontInfo(self.handle, index, self.name, len(self.name), ctypes.byref(self.flags))
+        key = self.name.value if got else b""
+        bold = self.fonts.get(key)
+        if bold is None:
+            font = key.decode("latin-1", "replace").lower()
+            bold = bool(self.flags.value & _FORCE_BOLD) or any(w in font for w in _BOLD_NAMES)
+            self.fonts[key] = bold
+        seg.bold = bold or pdfium_c.FPDFText_GetFontWeight(self.handle, index) >= BOLD_WEIGHT
+        if pdfium_c.FPDFText_GetFillColor(self.handle, index, *self.refs):
+            seg.color = (self.rgba[0].value, self.rgba[1].value, self.rgba[2].value)
+
+
+# ---------------------------------------------------------------- typography
+
+
+@dataclass
+class _Typography:
+    """The body text's type, and which segments are set apart from it as headings."""
+
+    size: float
+    bold: bool
+    color: tuple[int, int, int]
+
+    @classmethod
+    def of(cls, pages: list[_RawPage]) -> _Typography | None:
+        """The most common type by characters; None when pdfium reported no sizes."""
+        counts: Counter[tuple[float, bool, tuple[int, int, int]]] = Counter()
+        for page in pages:
+            for s in page.segs:
+                if s.size > 0:
+                    counts[(round(s.size * 2) / 2, s.bold, s.color)] += len(s.text)
+        if not counts:
+            return None
+        (size, bold, color), _ = counts.most_common(1)[0]
+        return cls(size, bold, color)
+
+    def heading(self, seg: _Seg) -> bool:
+        if seg.size <= 0 or seg.size < self.size * 0.95:
+            return False  # footnotes, captions and labels are set smaller, never larger
+        if seg.size >= self.size * HEADING_SIZE_RATIO:
+            return True
+        if seg.bold and not self.bold:
+            return True
+        return seg.color != self.color and _chromatic(seg.color) and not _chromatic(self.color)
+
+
+def _chromatic(color: tuple[int, int, int]) -> bool:
+    return max(color) - min(color) >= CHROMA
+
+
+def _heading_keys(page: _RawPage, typo: _Typography) -> set[str]:
+    """``line_key`` of the page's lines set as headings, and of runs of such lines (wrapped headings)."""
+    styled = [s for s in page.segs if typo.heading(s) and len(s.text.split()) <= MAX_STYLED_WORDS]
+    keys: set[str] = set()
+    lines = _group_lines(styled)
+    run: list[_Line] = []
+    for line in [*lines, None]:
+        if line is not None:
+            keys.add(line_key(line.text()))
+        close = (
+            line is not None
+            and run
+            and run[-1].bottom - line.top < WRAP_GAP_EM * line.height
+            and abs(run[-1].left - line.left) < WRAP_GAP_EM * line.height
+        )
+        if close:
+            run.append(line)  # type: ignore[arg-type]
+            continue
+        if len(run) > 1:
+            keys.add(line_key(" ".join(ln.text() for ln in run)))
+        run = [line] if line is not None else []
+    keys.discard("")
+    return keys
 
 
 # ---------------------------------------------------------------- tables
@@ -509,13 +650,23 @@ def _is_leader(seg: _Seg) -> bool:
 def _find_gutter(segs: list[_Seg], page_width: float) -> float | None:
     """x of a vertical gap that splits the page's text into two side-by-side columns."""
     lo, hi = page_width * 0.3, page_width * 0.7
+    steps = int((hi - lo) // GUTTER_STEP) + 1
+    if steps <= 0 or not segs:
+        return None
+    # How many segments cross each candidate x (lo, lo + step, ...), counted in one sweep.
+    diff = [0] * (steps + 1)
+    for s in segs:
+        first = max(math.floor((s.left - lo) / GUTTER_STEP) + 1, 0)
+        last = min(math.ceil((s.right - lo) / GUTTER_STEP) - 1, steps - 1)
+        if first <= last:
+            diff[first] += 1
+            diff[last + 1] -= 1
     best: tuple[int, float] | None = None
-    x = lo
-    while x <= hi:
-        crossing = sum(1 for s in segs if s.left < x < s.right)
+    crossing = 0
+    for k in range(steps):
+        crossing += diff[k]
         if best is None or crossing < best[0]:
-            best = (crossing, x)
-        x += 2.0
+            best = (crossing, lo + k * GUTTER_STEP)
     if best is None:
         return None
     crossing, x = best

@@ -213,3 +213,69 @@ def test_no_running_lines_left_in_drammen_or_ringerike(corpus: Path, drammen: li
     passages = split_passages("drammen", drammen) + split_passages("ringerike", ringerike)
     footers = ("Statistikkrapport |", "kommuneplanens samfunnsdel 2021-2030.")
     assert not [p.text[:80] for p in passages if any(f in p.text for f in footers)]
+
+
+# ---------------------------------------------------------------- headings from type
+
+TOPICS = ("oppvekst", "skule", "bustad", "tomter", "helse", "omsorg")
+
+
+def body(topic: str) -> str:
+    """A paragraph of its own for every block: repeated text would be taken for running lines."""
+    return (
+        f"Kommunen skal arbeide for betre {topic} for alle innbyggjarar, med tenester som heng saman "
+        f"og tilsette som ser kvar einskild. Arbeidet med {topic} krev samarbeid mellom sektorane."
+    )
+
+
+def _wrap(text: str, width: int = 80) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return [*lines, line]
+
+
+def _typeset_page(blocks: list[tuple[str, str]]) -> list[Item]:
+    """Blocks of (kind, text) top-down: "h" bold 14 pt heading, "b" 10 pt body, "l" 10 pt label."""
+    items: list[Item] = []
+    y = 780.0
+    for kind, text in blocks:
+        if kind == "h":
+            items.append((72, y, text, "Helvetica-Bold", 14))
+            y -= 26
+            continue
+        for line in _wrap(text) if kind == "b" else [text]:
+            items.append((72, y, line, "Helvetica", 10))
+            y -= 13
+        y -= 13
+    return items
+
+
+@pytest.fixture(scope="module")
+def typeset_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    t = [body(topic) for topic in TOPICS]
+    pages = [
+        [("h", "Oppvekst og læring"), ("b", t[0]), ("l", "Barn i låginntektsfamiliar"), ("b", t[1])],
+        [("h", "Bustad for alle"), ("b", t[2]), ("l", "1. Fleire kommunale bustader"), ("b", t[3])],
+        [("l", "Kilde: SSB"), ("b", t[4]), ("h", "Helse og omsorg"), ("b", t[5])],
+    ]
+    return write_pdf(tmp_path_factory.mktemp("type") / "typeset.pdf", [_typeset_page(p) for p in pages])
+
+
+def test_headings_come_from_type_where_the_pdf_has_it(typeset_pdf: Path) -> None:
+    from plansok.ingest.passages import section_headings
+
+    pages, _ = extract_pdf(typeset_pdf)
+    found = [(h.page, h.text) for h in section_headings(pages)]
+    # The short lines in body type (a chart title, a numbered list item) are not headings,
+    # although they look like titles and are followed by body text.
+    assert found == [(1, "Oppvekst og læring"), (2, "Bustad for alle"), (3, "Helse og omsorg")]
+    sections = {p.page_start: [] for p in split_passages("typeset", pages)}
+    for p in split_passages("typeset", pages):
+        sections[p.page_start].append(p.section)
+    # The text under the chart title and the list item stays in its section.
+    assert sections == {1: ["Oppvekst og læring"], 2: ["Bustad for alle"], 3: ["Bustad for alle", "Helse og omsorg"]}
