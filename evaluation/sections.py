@@ -118,7 +118,7 @@ def place(passage_words: list[str], page_words: list[str]) -> int | None:
 
 
 def gold_positions(gold: list[GoldHeading], src: dict[int, list[str]]) -> list[tuple[int, int, GoldHeading]]:
-    """Each gold heading's (page, word offset) in the source; in order within a page."""
+    """Each gold heading's (page, word offset) in the source, in order within a page (unfound ones left out)."""
     out = []
     cursor: dict[int, int] = {}
     for g in gold:
@@ -129,8 +129,9 @@ def gold_positions(gold: list[GoldHeading], src: dict[int, list[str]]) -> list[t
             # are still found by their first words.
             at = _find(page_words, words(g.text)[:MIN_PREFIX_WORDS], cursor.get(g.page, 0))
         if at is None:
+            # Not placed: it still counts for heading recall, but cites nothing.
             log.warning("%s: gold heading %r not found on source page %d", g.doc_id, g.text, g.page)
-            at = cursor.get(g.page, 0)
+            continue
         cursor[g.page] = at + 1
         out.append((g.page, at, g))
     return out

@@ -22,10 +22,9 @@ TARGET_WORDS = 150
 MAX_WORDS = 250
 MAX_HEADING_WORDS = 12
 MAX_PLAIN_HEADING_WORDS = 8
-# A contents list is real with this many numbered entries or words; a page holds one with a
-# title ("Innhold") or this many entry blocks.
+# A contents list is real with this many numbered entries or page numbers; a page holds one
+# with a title ("Innhold") or this many entry blocks.
 MIN_CONTENTS_ENTRIES = 3
-MIN_CONTENTS_TOKENS = 12
 MIN_CONTENTS_BLOCKS = 3
 MIN_FUSED_BODY_WORDS = 5  # words of paragraph after a heading run into it
 
@@ -212,7 +211,9 @@ class _Contents:
 
     @property
     def present(self) -> bool:
-        return len(self.entries) >= MIN_CONTENTS_ENTRIES or len(self.tokens) >= MIN_CONTENTS_TOKENS
+        """A real list: several numbered entries, or several titles with their page numbers."""
+        pages = sum(1 for t in self.tokens if t[0].isdigit())
+        return len(self.entries) >= MIN_CONTENTS_ENTRIES or pages >= MIN_CONTENTS_ENTRIES
 
     def covers(self, depth: int) -> bool:
         """The contents list numbers headings at this depth."""

@@ -172,3 +172,88 @@ def test_passages_in_order_and_pages_monotonic(thesis: list) -> None:
     starts = [p.page_start for p in thesis]
     assert starts == sorted(starts)
     assert all(p.page_start <= p.page_end for p in thesis)
+
+
+# ---------------------------------------------------------------- sections on the shared plans
+
+
+@pytest.fixture(scope="module")
+def aal(corpus: Path) -> list:
+    pages, _ = extract_pdf(corpus / "pdf" / "3328_aal_kommuneplan_2015-2027_tekstdel.pdf")
+    return split_passages("aal", pages)
+
+
+@pytest.fixture(scope="module")
+def gol(corpus: Path) -> list:
+    pages, _ = extract_pdf(corpus / "pdf" / "3324_gol_samfunnsdel_2018-2030.pdf")
+    return split_passages("gol", pages)
+
+
+def test_aal_chapter_4_sections_are_cited(aal: list) -> None:
+    """Chapter 4's goal lists once hid its headings; 4.5 text was cited as "4.3 Helse og omsorg"."""
+    p = _find(aal, "Eit attraktivt sentrum med gode fasilitetar")
+    assert p.section == "4 Delmål 2015-2027 > 4.5 Attraktivt sentrum og levande grender"
+    p = _find(aal, "Utarbeide ROS (risiko- og sårbarheits)")
+    assert p.section.endswith("> 4.9 Trygt for alle")
+    # A numbered goal ("4. Ha god samhandling ...") is a list item, not chapter 4.
+    assert not any("Ha god samhandling" in p.section for p in aal)
+
+
+def test_gol_pages_12_to_15_cite_their_own_sections(gol: list) -> None:
+    cited = {p.page_start: p.section for p in gol if 13 <= p.page_start <= 15}
+    assert cited == {
+        13: "10 Satsingsområde 2030 > 10.1 Gol sin plassering regionalt og nasjonalt",
+        14: "10 Satsingsområde 2030 > 10.2 Næring og arbeidsplassar",
+        15: "10 Satsingsområde 2030 > 10.3 Det gode liv i Gol",
+    }
+    p = _find(gol, "Strategi er «slik gjer vi det»")
+    assert p.section.endswith("9.2 Strategi")
+
+
+def test_captions_chart_labels_and_sentences_are_not_headings(gol: list) -> None:
+    sections = {p.section for p in gol}
+    for label in ("Sentrumsparken (JMF)", "C Landet (verdi 100)", "Handling er tiltak", "Utfordringar"):
+        assert not any(label in s for s in sections), label
+
+
+def test_contents_pages_give_no_passages(corpus: Path) -> None:
+    for name in ("3305_ringerike_samfunnsdel_2021-2030", "3330_hol_handlingsplan_folkehelse_2021-2033"):
+        pages, _ = extract_pdf(corpus / "pdf" / f"{name}.pdf")
+        on_contents = [p.text[:60] for p in split_passages(name, pages) if p.page_start == 2]
+        assert not [t for t in on_contents if "…" in t or "Innledning" in t], on_contents
+
+
+def test_contents_list_decides_unnumbered_headings() -> None:
+    """Listed titles are headings even glued to text; an unlisted short line is not."""
+    contents = "Innhold\nForord … 2\nBustad for alle … 3\nHelse og omsorg … 4"
+    pages = [
+        Page(1, contents),
+        Page(2, "Forord\n\n" + _para(1, 3)),
+        Page(3, "Bustad for alle\n" + _para(2, 3) + "\n\nBarn i låginntektsfamiliar\n\n" + _para(3, 3)),
+        Page(4, _para(4, 2) + "\nHelse og omsorg\n" + _para(5, 3)),
+    ]
+    passages = split_passages("d", pages)
+
+    def section_of(i: int) -> str:
+        return _find(passages, _sentence(i * 100)).section
+
+    assert [section_of(i) for i in range(1, 6)] == ["Forord"] + ["Bustad for alle"] * 3 + ["Helse og omsorg"]
+    assert not any(p.page_start == 1 for p in passages)
+
+
+def test_numbered_heading_run_into_its_paragraph_is_split_off() -> None:
+    text = "\n\n".join(
+        [
+            "3.5 Gjennomgripande tema",
+            _para(1, 2),
+            "3.5.1 Barn og unge Barn og unge er framtida til kommunen, og " + _para(2, 2),
+            "3.5.2 Universell utforming Universell utforming er ein langsiktig strategi. " + _para(3, 2),
+        ]
+    )
+    passages = split_passages("d", [Page(1, text)])
+    assert [p.section.rsplit(" > ", 1)[-1] for p in passages] == [
+        "3.5 Gjennomgripande tema",
+        "3.5.1 Barn og unge",
+        "3.5.2 Universell utforming",
+    ]
+    assert passages[1].text.startswith("Barn og unge er framtida")
