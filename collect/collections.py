@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS codes (
 """
 
 
+# The collections file's format, in SQLite's user_version; a change is a new
+# step here and a named migration in index/migrations.py.
+COLLECTIONS_FORMAT = 1
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -138,7 +143,20 @@ class Collections:
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._check_version()
         self.db.executescript(SCHEMA)
+
+    def _check_version(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > COLLECTIONS_FORMAT:
+            self.db.close()
+            raise PlansokError(
+                f"{self.path}: collections format {version} was written by a newer plansok (this one reads up to "
+                f"{COLLECTIONS_FORMAT}); upgrade plansok"
+            )
+        if version < COLLECTIONS_FORMAT:
+            # Format 1 is the schema below; files written before it was numbered hold the same tables.
+            self.db.execute(f"PRAGMA user_version = {COLLECTIONS_FORMAT}")
 
     def close(self) -> None:
         self.db.close()

@@ -31,13 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from plansok.errors import IndexError_
+from plansok.index import migrations
+from plansok.index.migrations import FORMAT_VERSION
 from plansok.models import DocumentMeta, Page, Passage
 from plansok.sqlite import transaction
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "plansok-index"
-FORMAT_VERSION = 1
 DB_NAME = "plansok.sqlite"
 SEG_DIR = "segments"
 # Merge all segments into one when a batch leaves more than this many; merging
@@ -74,7 +75,12 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages (doc_id, ordinal);
 CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, n_rows INTEGER NOT NULL, created TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS forms (form TEXT PRIMARY KEY, terms TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS forms (
+    analysis TEXT NOT NULL,
+    form TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    PRIMARY KEY (analysis, form)
+);
 CREATE TABLE IF NOT EXISTS tags (
     pid INTEGER NOT NULL,
     tag TEXT NOT NULL,
@@ -167,23 +173,20 @@ class IndexStore:
         if create:
             self._init_schema()
         self._check_format()
-        self._upgrade_schema()
 
     # -- schema --------------------------------------------------------------------
     def _init_schema(self) -> None:
-        self.db.executescript(SCHEMA)  # executescript commits on its own
         with self.transaction():
+            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                return  # an existing index: opened, checked and migrated below
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
             self.db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('format', ?), ('version', ?), ('created', ?)",
+                "INSERT INTO meta VALUES ('format', ?), ('version', ?), ('created', ?)",
                 (FORMAT, str(FORMAT_VERSION), _now()),
             )
-
-    def _upgrade_schema(self) -> None:
-        # Tables added since format 1 was first written (tags) are created on
-        # open; CREATE ... IF NOT EXISTS leaves existing ones alone.
-        has_tags = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tags'").fetchone()
-        if not has_tags:
-            self.db.executescript(SCHEMA)
+            migrations.mark_all_applied(self.db)
 
     def _check_format(self) -> None:
         try:
@@ -192,10 +195,24 @@ class IndexStore:
             raise IndexError_(f"{self.path}: not a readable plansok index ({exc})") from exc
         if rows.get("format") != FORMAT:
             raise IndexError_(f"{self.path}: not a plansok index")
-        if int(rows.get("version", 0)) != FORMAT_VERSION:
+        version = int(rows.get("version", 0))
+        if version > FORMAT_VERSION:
             raise IndexError_(
-                f"{self.path}: index format version {rows.get('version')} is not {FORMAT_VERSION}; rebuild it"
+                f"{self.path}: index format {version} was written by a newer plansok (this one reads up to "
+                f"format {FORMAT_VERSION}); upgrade plansok (`pip install -U plansok`)"
             )
+        if migrations.pending(self.db):
+            try:
+                with self.write_lock():
+                    done = migrations.migrate(self.db, self.path)
+            except (OSError, sqlite3.Error) as exc:
+                raise IndexError_(
+                    f"{self.path}: index format {version} needs migrating to {FORMAT_VERSION}, which failed ({exc}); "
+                    f"make the folder writable and run `plansok docs --index {self.path}` once, or rebuild it with "
+                    f"`plansok ingest FOLDER --index {self.path}`"
+                ) from exc
+            if done:
+                logger.warning("%s: index migrated to format %d (%s)", self.path, FORMAT_VERSION, ", ".join(done))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -276,12 +293,15 @@ class IndexStore:
         return out
 
     def forms(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Stored terms of word forms, under the analysis the index was built with."""
+        analysis = self.get_meta("analysis", "") or ""
         out: dict[str, list[str]] = {}
         keys = list(dict.fromkeys(keys))
         for i in range(0, len(keys), 900):
             chunk = keys[i : i + 900]
             q = ",".join("?" * len(chunk))
-            for form, terms in self.db.execute(f"SELECT form, terms FROM forms WHERE form IN ({q})", chunk):
+            sql = f"SELECT form, terms FROM forms WHERE analysis = ? AND form IN ({q})"
+            for form, terms in self.db.execute(sql, [analysis, *chunk]):
                 out[form] = terms.split(" ") if terms else []
         return out
 
@@ -419,8 +439,8 @@ class IndexStore:
         self._write_segment_file(seg)
         with self.transaction():
             if analysis and self.get_meta("analysis") != analysis:
-                # Forms map words to the terms of one analysis; those of another are wrong now.
-                self.db.execute("DELETE FROM forms")
+                # Forms of another analysis are never read again (they are keyed by it).
+                self.db.execute("DELETE FROM forms WHERE analysis != ?", (analysis,))
                 self.set_meta("analysis", analysis)
             if lexicon:
                 self.set_meta("lexicon", lexicon)
@@ -454,7 +474,10 @@ class IndexStore:
                     pid += 1
                 self.db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self.db.executemany("INSERT INTO tags VALUES (?, ?, ?, ?, ?)", tag_rows)
-                self.db.executemany("INSERT OR REPLACE INTO forms VALUES (?, ?)", list(d.forms.items()))
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO forms VALUES (?, ?, ?)",
+                    [(analysis or self.get_meta("analysis", "") or "", f, t) for f, t in d.forms.items()],
+                )
             self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (name, len(pids), now))
             self.set_meta("next_pid", str(start_pid + len(pids)))
             self._drop_dead_segments()

@@ -19,11 +19,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from plansok.errors import PlansokError
+
 logger = logging.getLogger(__name__)
 
 MIN_POSITIVES = 5
 MODEL_NPZ = "model.npz"
 MODEL_JSON = "model.json"
+MODEL_FORMAT = 1  # bump with a named migration in index/migrations.py
 
 
 @dataclass
@@ -99,7 +102,7 @@ class TagModel:
             np.savez(fh, terms=terms, idf=self.idf, coef=self.coef, intercept=self.intercept)
             fh.flush()
             os.fsync(fh.fileno())
-        meta = {"tags": self.tags, "info": self.info, **(extra or {})}
+        meta = {"format": MODEL_FORMAT, "tags": self.tags, "info": self.info, **(extra or {})}
         tmp_json = folder / (MODEL_JSON + ".tmp")
         tmp_json.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         # The JSON names the tags the arrays hold, so it is replaced last.
@@ -112,6 +115,12 @@ class TagModel:
         if not npz.exists() or not meta_path.exists():
             return None
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if int(meta.get("format", 1)) > MODEL_FORMAT:
+            # Tagging with rules alone instead would change every tag without a word.
+            raise PlansokError(
+                f"{meta_path}: tag model format {meta['format']} was written by a newer plansok "
+                f"(this one reads up to {MODEL_FORMAT}); upgrade plansok, or retrain with `plansok tag --train`"
+            )
         with np.load(npz, allow_pickle=False) as z:
             terms = z["terms"].tolist()
             model = cls(
