@@ -95,16 +95,6 @@ def collapse_dot_leaders(text: str) -> str:
     return "\n".join(out)
 
 
-def drop_toc_lines(text: str) -> str:
-    """Remove table-of-contents dot-leader lines; they only repeat headings."""
-    kept = []
-    for line in text.split("\n"):
-        if is_toc_line(line):
-            continue
-        kept.append(line)
-    return "\n".join(kept)
-
-
 def _keeps_hyphen(before: str, after: str) -> bool:
     """Whether a hyphen at a line end is a real one rather than a word break."""
     if not before or not after:

@@ -1,9 +1,16 @@
 """PDF text extraction with pypdfium2: column-aware, paragraph-aware, cleaned.
 
 pdfium gives text "rects" (runs of characters on one line). We read each rect's
-text, rebuild lines from their geometry, find a two-column gutter where there is
-one, and mark paragraph breaks with blank lines, because PDFs carry no paragraph
-structure and the passage splitter needs it.
+text and type (size, weight, colour of its first character), rebuild lines from
+their geometry, find a two-column gutter where there is one, and mark paragraph
+breaks with blank lines, because PDFs carry no paragraph structure and the
+passage splitter needs it.
+
+The whole document is read before any page is laid out: a gutter found on most
+two-column pages also orders the pages whose own lines do not show it (tables
+of figures, contents lists), and the body type tells which lines are set apart
+as headings (``TypesetPage``). Running headers and footers are page furniture
+only when a gap sets them off: a column that runs into the margin band is text.
 
 Ruled tables are the exception: pdfium's text order inside them is word soup, so
 pages that draw a grid get their tables from pdfplumber (see tables.py), one

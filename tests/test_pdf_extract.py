@@ -19,7 +19,7 @@ from conftest import minimal_pdf
 from plansok.errors import IngestError
 from plansok.ingest.clean import (
     clean_pages,
-    drop_toc_lines,
+    collapse_dot_leaders,
     join_hyphenated,
     label_from_line,
     normalize_chars,
@@ -151,9 +151,11 @@ def test_page_labels_match_printed_numbers(corpus: Path, pagemap: dict) -> None:
     assert [p.label for p in thesis[:5]] == ["1", "2", "3", "4", "5"]
 
 
-def test_toc_dot_leaders_dropped(corpus: Path) -> None:
+def test_toc_dot_leaders_shortened(corpus: Path) -> None:
     pages, _ = _extract(corpus / "pdf" / "3301_drammen_levekarsstatistikk_2022.pdf")
     assert "....." not in pages[2].text
+    # The entries stay: they are what the page shows.
+    assert "Kommunedel 2: Krokstadelva, Stenseth … 16" in _flat(pages[2].text)
 
 
 def test_metadata_and_physical_numbering(corpus: Path) -> None:
@@ -166,9 +168,10 @@ def test_metadata_and_physical_numbering(corpus: Path) -> None:
 
 def test_extraction_is_fast(corpus: Path) -> None:
     path = corpus / "reports" / "thesis.pdf"
-    start = time.perf_counter()
+    # CPU time of this process: the work extraction does, not how busy the machine is.
+    start = time.process_time()
     pages, _ = extract_pdf(path)
-    rate = len(pages) / (time.perf_counter() - start)
+    rate = len(pages) / (time.process_time() - start)
     assert rate > 100, f"{rate:.0f} pages/s"
 
 
@@ -276,9 +279,9 @@ def test_normalize_chars() -> None:
     assert normalize_chars("m²") == "m²"
 
 
-def test_drop_toc_lines() -> None:
-    text = "8.2 Folkehelse ........ 9\nFolkehelse er viktig.\nInnledning....................4"
-    assert drop_toc_lines(text) == "Folkehelse er viktig."
+def test_contents_dot_leaders_shortened_not_dropped() -> None:
+    text = "8.2 Folkehelse ........ 9\nFolkehelse er viktig...\nInnledning....................4\n........"
+    assert collapse_dot_leaders(text) == "8.2 Folkehelse … 9\nFolkehelse er viktig...\nInnledning … 4"
 
 
 def test_label_from_line() -> None:
