@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -160,6 +161,7 @@ class IndexStore:
 
     def __init__(self, path: Path | str, *, create: bool = False) -> None:
         self.path = Path(path)
+        self._lock_owner: int | None = None  # the thread holding the writer lock
         db = self.path / DB_NAME
         if not db.exists():
             if not create:
@@ -226,13 +228,21 @@ class IndexStore:
 
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
-        """One writer at a time per index (readers never wait)."""
+        """One writer at a time per index (readers never wait). Re-entrant for
+        this store, so a step that holds it (training) may call one that takes
+        it (retagging) without waiting for itself."""
+        if self._lock_owner == threading.get_ident():
+            yield
+            return
         lock_path = self.path / "write.lock"
         with open(lock_path, "a+") as fh:
+            # Another thread of this process opens its own file, so it waits here too.
             fcntl.flock(fh, fcntl.LOCK_EX)
+            self._lock_owner = threading.get_ident()
             try:
                 yield
             finally:
+                self._lock_owner = None
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def close(self) -> None:

@@ -88,11 +88,13 @@ def train(
 def retag(store: IndexStore, tagger: Tagger) -> int:
     """Tag every passage again with ``tagger`` (after training, or with a new
     codebook); the index's tags are swapped in one transaction."""
-    data = read_passages(store)
-    rows = []
-    results = tagger.tag(data.words, [p.text for p in data.passages], data.terms)
-    for pid, tags in zip(data.pids, results):
-        rows.extend((pid, t.tag, t.confidence, t.source, t.evidence) for t in tags)
+    # Under the writer lock from the first read to the swap: an ingest committed
+    # in between would otherwise have its passages' tags deleted and not rewritten.
     with store.write_lock():
+        data = read_passages(store)
+        rows = []
+        results = tagger.tag(data.words, [p.text for p in data.passages], data.terms)
+        for pid, tags in zip(data.pids, results):
+            rows.extend((pid, t.tag, t.confidence, t.source, t.evidence) for t in tags)
         store.replace_tags(rows, tagger.codebook.text)
     return len(data.pids)

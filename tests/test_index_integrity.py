@@ -56,3 +56,40 @@ def test_remove_then_ingest_never_cites_the_removed_plan_with_the_new_plans_text
     old_pids = set(stale.ix.pids.tolist())
     new_pids = {pid for pid, _ in writer.store.passages_of(AAL)}
     assert not old_pids & new_pids
+
+
+def test_an_ingest_committed_during_a_retag_keeps_its_tags(
+    plans: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from plansok.tag.tagger import Tagger
+
+    first = Index.open(tmp_path / "ix", create=True)
+    first.ingest([plans / f"{GOL}.md"])
+    second = Index.open(tmp_path / "ix")
+    ingested = threading.Event()
+    real_tag = Tagger.tag
+
+    def slow_tag(self, *args, **kwargs):
+        # The retag has read the passages; give a concurrent ingest the chance to commit now.
+        if threading.current_thread().name == "retag":
+            ingested.wait(timeout=3)
+        return real_tag(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tagger, "tag", slow_tag)
+    retag = threading.Thread(target=first.retag, name="retag")
+    retag.start()
+
+    def ingest() -> None:
+        second.ingest([plans / f"{AAL}.md"])
+        ingested.set()
+
+    writer = threading.Thread(target=ingest, name="ingest")
+    writer.start()
+    retag.join(60)
+    writer.join(60)
+    check = Index.open(tmp_path / "ix")
+    pids = [pid for pid, _ in check.store.passages_of(AAL)]
+    assert pids, "the ingest committed"
+    assert check.store.tags_of(pids), "the ingested plan's tags survived the retag"
