@@ -57,7 +57,7 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     # Files not indexed because their document already is: {"path", "doc_id"
     # (the id the file would have had), "kept" (the document that holds the
-    # content), "kept_path", "reason": "same content" | "same text" | "other format"}.
+    # content), "kept_path", "reason": "same content" | "other format"}.
     skipped: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     pages: int = 0
@@ -212,8 +212,9 @@ def read_document(
 def text_sha256(pages: Sequence[Page]) -> str:
     """A hash of a document's extracted pages (numbers and text), so the same
     PDF saved again by another tool, or downloaded twice with a new file ID,
-    is recognised although its bytes differ. "" when the text is too short to
-    be sure, or when scanned pages were skipped (their content is unknown)."""
+    is recognised (and named in a warning) although its bytes differ. "" when
+    the text is too short to be sure, or when scanned pages were skipped
+    (their content is unknown)."""
     if any(p.source == "scan" for p in pages) or sum(len(p.text.strip()) for p in pages) < MIN_TEXT_FOR_HASH:
         return ""
     h = hashlib.sha256()
@@ -311,13 +312,15 @@ def ingest(
     ``dask_client`` on a Dask cluster; the index is written here either way.
 
     Content is indexed once: a file with the same bytes as another file of the
-    batch or an indexed document (or, once read, the same text on every page)
-    is skipped with a warning naming both. Files with the same stem in another
-    format (plan.pdf, plan.md) are one document, and the others are skipped
-    with a warning: ``prefer`` (one of :data:`FORMATS`) says which format is
-    indexed, and replaces an indexed document from another format; without it
-    an indexed document keeps its format and a new one is read from the first
-    of :data:`FORMATS` (the PDF)."""
+    batch or an indexed document is skipped with a warning naming both (one
+    with other bytes but the same text on every page is indexed, and named in
+    a warning). Files with the same stem in another format (plan.pdf,
+    plan.md) are one document, and the others are skipped with a warning:
+    ``prefer`` (one of :data:`FORMATS`) says which format is indexed, and
+    replaces an indexed document from another format; without it an indexed
+    document keeps its format and a new one is read from the first of
+    :data:`FORMATS` (the PDF). When the chosen file fails, the next format is
+    read instead."""
     from plansok.ingest.workers import Job, TagConfig, run_dask, run_local, run_serial
 
     if prefer is not None and prefer not in FORMATS:
@@ -326,60 +329,30 @@ def ingest(
     report = IngestReport()
     files, bad = expand_paths(paths)
     report.failed.extend(bad)
-    manifest = manifest or {}
     with store.write_lock():
         store.collect_garbage()  # segment files a killed writer left behind
-        indexed = store.document_sources()
-        jobs = _jobs(files, indexed, manifest, report, ocr, prefer, Job)
+        batch = _Batch(store, report, manifest or {}, ocr, prefer, Job)
+        jobs = batch.plan(files)
         tag_config = TagConfig(store.get_meta("codebook"), str(store.path / "tagger")) if tag else None
-        if dask_client is not None:
-            outcomes = run_dask(jobs, tag_config, dask_client)
-        elif workers > 1:
-            outcomes = run_local(jobs, tag_config, workers, timeout)
-        else:
+        if dask_client is None and workers <= 1:
             analyser = analyser or DocumentAnalyser()
             tagger = _tagger(store, analyser) if tag else None
-            outcomes = run_serial(jobs, analyser, tagger, timeout)
-        # Texts already held, by hash; documents this batch rewrites are left
-        # out, since their old text is about to go.
-        rewritten = {j.doc_id for j in jobs}
-        texts = {s.text_sha256: s for s in indexed.values() if s.text_sha256 and s.doc_id not in rewritten}
-        pending: list[AnalysedDoc] = []
-        lexicon = lexicon_version()
-        for out in _progress(outcomes, progress, len(jobs)):
-            if out.error is not None:
-                shown = display_path(out.job.path)
-                logger.error("%s: %s", shown, out.error)
-                report.failed.append((shown, out.error))
-                continue
-            text_hash = out.doc.meta.extra.get("text_sha256", "")
-            held = texts.get(text_hash) if text_hash else None
-            if held is not None and held.doc_id != out.job.doc_id:
-                path = display_path(out.job.path)
-                report.skip(
-                    path,
-                    out.job.doc_id,
-                    held.doc_id,
-                    held.path,
-                    "same text",
-                    f"{path}: the same text, page for page, as {held.path or held.doc_id} "
-                    f"(indexed as {held.doc_id!r}), though the files differ (saved again or downloaded twice?); "
-                    "not indexed again" + _kept_note(out.job.doc_id, indexed),
-                )
-                continue
-            if text_hash:
-                texts[text_hash] = IndexedSource(out.job.doc_id, out.doc.meta.sha256, out.doc.meta.path, text_hash)
-            for w in out.warnings:
-                logger.warning("%s", w)
-            report.warnings.extend(out.warnings)
-            (report.updated if out.job.doc_id in indexed else report.added).append(out.job.doc_id)
-            report.pages += out.pages
-            report.passages += len(out.doc.passages)
-            pending.append(out.doc)
-            if len(pending) >= COMMIT_EVERY:
-                store.add_documents(pending, ANALYSIS_VERSION, lexicon)
-                pending = []
-        store.add_documents(pending, ANALYSIS_VERSION, lexicon)
+
+        def run(jobs: list) -> Iterable:
+            if dask_client is not None:
+                return run_dask(jobs, tag_config, dask_client)
+            if workers > 1:
+                return run_local(jobs, tag_config, workers, timeout)
+            return run_serial(jobs, analyser, tagger, timeout)
+
+        batch.start(jobs)
+        while True:
+            if jobs:
+                batch.write(_progress(run(jobs), progress, len(jobs)))
+            jobs = batch.fallbacks()  # the next format of documents whose chosen file failed
+            if not jobs:
+                break
+        batch.finish()
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -395,9 +368,18 @@ class _File:
         return display_path(self.path)
 
 
+# What became of a file that stands for others (its byte-identical copies, its
+# document's other formats), so they can be reported like it: ("indexed",
+# doc_id, path) when its content is in the index under doc_id, ("skipped",
+# doc_id, path) when its document is indexed from another format, ("failed",
+# reason, "").
+Fate = tuple[str, str, str]
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
 def format_rank(path: Path | str, prefer: str = DEFAULT_PREFER) -> tuple[int, int, int]:
     """Sort key of a file among the formats of one document: lowest is indexed."""
-    suffix = Path(path).suffix.lower()
+    suffix = _suffix(path)
     fmt = FORMAT_OF.get(suffix, "")
     order = FORMATS.index(fmt) if fmt in FORMATS else len(FORMATS)
     return (fmt != prefer, order, SUFFIX_ORDER.index(suffix) if suffix in SUFFIX_ORDER else len(SUFFIX_ORDER))
@@ -405,6 +387,275 @@ def format_rank(path: Path | str, prefer: str = DEFAULT_PREFER) -> tuple[int, in
 
 def _suffix(path: Path | str) -> str:
     return Path(path).suffix.lower()
+
+
+class _Batch:
+    """One ingest batch: which files are read, and writing what they give.
+
+    Files are read once per content and once per document: a byte-identical
+    copy waits for what becomes of the file read in its place, and so does a
+    second format of a document read from its first (which is read instead
+    if the first fails). Nothing indexed is removed here except by being
+    replaced with a new version of the same document."""
+
+    def __init__(self, store: IndexStore, report: IngestReport, manifest, ocr: bool, prefer: str | None, job_cls):
+        self.store = store
+        self.report = report
+        self.manifest: dict[str, dict[str, str]] = manifest
+        self.ocr = ocr
+        self.prefer = prefer
+        self.job_cls = job_cls
+        self.indexed = store.document_sources()
+        self.fate: dict[str, Fate] = {}
+        self.copies: dict[str, list[_File]] = {}  # file read -> its byte-identical copies
+        self.alternatives: dict[str, list[_File]] = {}  # file read -> its document's other formats, best first
+        self.files: dict[str, _File] = {}
+        self.texts: dict[str, IndexedSource] = {}
+        self.pending: list[AnalysedDoc] = []
+        self.lexicon = ""
+
+    # -- choosing ------------------------------------------------------------------
+    def plan(self, files: Sequence[Path]) -> list:
+        """The files that need reading, in input order."""
+        report, indexed = self.report, self.indexed
+        batch: list[_File] = []
+        named: set[Path] = set()
+        for path in files:
+            if path.resolve() in named:  # named twice (a folder and a file in it): one file
+                continue
+            named.add(path.resolve())
+            try:
+                batch.append(_File(path, doc_id_for(path), sha256_of(path)))
+            except OSError as exc:
+                report.failed.append((display_path(path), f"cannot read ({exc.strerror or exc})"))
+        self.files = {f.shown: f for f in batch}
+        order = {id(f): i for i, f in enumerate(batch)}
+
+        # 1. The same bytes under several names: one file is read. The one
+        # whose id already holds this content is kept (a re-ingest changes
+        # nothing), else one whose id is indexed (it is updated, not left stale
+        # beside a new copy), else the first given. Empty files are no
+        # content: each fails on its own.
+        by_content: dict[str, list[_File]] = {}
+        for f in batch:
+            by_content.setdefault(f.content if f.content != EMPTY_SHA256 else f.shown, []).append(f)
+        unique: list[_File] = []
+        for group in by_content.values():
+            keeper = min(
+                group,
+                key=lambda g: (
+                    not (g.doc_id in indexed and indexed[g.doc_id].content == g.content),
+                    g.doc_id not in indexed,
+                    order[id(g)],
+                ),
+            )
+            if len(group) > 1:
+                self.copies[keeper.shown] = [f for f in group if f is not keeper]
+            unique.append(keeper)
+        unique.sort(key=lambda f: order[id(f)])
+
+        # 2. One id from several files: another format of the same document is
+        # a choice (``prefer``; without it the format already indexed, else the
+        # default order), and the others wait in case it fails; two different
+        # files in the same format cannot both be that document: an error.
+        by_id: dict[str, list[_File]] = {}
+        for f in unique:
+            by_id.setdefault(f.doc_id, []).append(f)
+        chosen: list[_File] = []
+        for group in by_id.values():
+            ranked = sorted(group, key=self._rank)
+            winner, others = ranked[0], []
+            for f in ranked[1:]:
+                if _suffix(f.path) == _suffix(winner.path):
+                    reason = f"document id {f.doc_id!r} is already used by {winner.shown} in this batch (rename one)"
+                    self._fail(f, reason)
+                else:
+                    others.append(f)
+            if others:
+                self.alternatives[winner.shown] = others
+            chosen.append(winner)
+        chosen.sort(key=lambda f: order[id(f)])
+        return self._against_index(chosen)
+
+    def _rank(self, f: _File) -> tuple[bool, tuple[int, int, int]]:
+        old = self.indexed.get(f.doc_id)
+        keeps_indexed = self.prefer is None and old is not None and _suffix(old.path) == _suffix(f.path)
+        return (not keeps_indexed, format_rank(f.path, self.prefer or DEFAULT_PREFER))
+
+    def _against_index(self, chosen: Sequence[_File], replaced: set[str] | None = None) -> list:
+        """3. A document indexed from another format stays so unless ``prefer``
+        asks for this file's format; otherwise a file is unchanged, an update,
+        a copy of another indexed document, or new."""
+        report, indexed, prefer = self.report, self.indexed, self.prefer
+        todo: list[_File] = []
+        replacing: dict[str, str] = {}  # doc_id -> warning, given once the file is sure to be read
+        for f in chosen:
+            old = indexed.get(f.doc_id)
+            if old is not None and old.fingerprint == fingerprint(f.path, self.manifest.get(f.doc_id), f.content):
+                report.unchanged.append(f.doc_id)
+                self.fate[f.shown] = ("indexed", f.doc_id, f.shown)
+                continue
+            if old is not None and old.path and _suffix(old.path) != _suffix(f.path):
+                if prefer is None or format_rank(old.path, prefer) <= format_rank(f.path, prefer):
+                    self.fate[f.shown] = ("skipped", old.doc_id, old.path)
+                    report.skip(
+                        f.path,
+                        f.doc_id,
+                        old.doc_id,
+                        old.path,
+                        "other format",
+                        _other_format(f.shown, old.path, f.doc_id, prefer, indexed=True),
+                    )
+                    continue
+                replacing[f.doc_id] = (
+                    f"{f.shown}: replaces {old.path} as document {f.doc_id!r} (the same name in another format; "
+                    f"--prefer {prefer})"
+                )
+            todo.append(f)
+        # Documents whose content this batch replaces no longer hold it: a copy
+        # of their old content is new, not a duplicate.
+        if replaced is None:
+            replaced = {f.doc_id for f in todo if f.doc_id in indexed and indexed[f.doc_id].content != f.content}
+        holders = {s.content: s for s in indexed.values() if s.doc_id not in replaced}
+        jobs = []
+        for f in todo:
+            held = holders.get(f.content)
+            if held is not None and held.doc_id != f.doc_id:
+                self.fate[f.shown] = ("indexed", held.doc_id, held.path)
+                report.skip(
+                    f.path,
+                    f.doc_id,
+                    held.doc_id,
+                    held.path,
+                    "same content",
+                    f"{f.shown}: the same content as {held.path or held.doc_id}, already indexed as "
+                    f"{held.doc_id!r} (identical bytes); not indexed again"
+                    + _kept_note(f.doc_id, indexed)
+                    + _moved_note(held),
+                )
+                continue
+            if f.doc_id in replacing:
+                self._warn(replacing[f.doc_id])
+            jobs.append(self.job_cls(str(f.path), f.doc_id, self.manifest.get(f.doc_id), self.ocr))
+        return jobs
+
+    # -- writing -------------------------------------------------------------------
+    def start(self, jobs: Sequence) -> None:
+        # Texts already held, by hash; documents this batch rewrites are left
+        # out, since their old text is about to go.
+        rewritten = {j.doc_id for j in jobs}
+        self.texts = {s.text_sha256: s for s in self.indexed.values() if s.text_sha256 and s.doc_id not in rewritten}
+
+    def write(self, outcomes: Iterable) -> None:
+        report = self.report
+        self.lexicon = self.lexicon or lexicon_version()
+        for out in outcomes:
+            shown = display_path(out.job.path)
+            if out.error is not None:
+                logger.error("%s: %s", shown, out.error)
+                report.failed.append((shown, out.error))
+                self.fate[shown] = ("failed", out.error, "")
+                continue
+            text_hash = out.doc.meta.extra.get("text_sha256", "")
+            held = self.texts.get(text_hash) if text_hash else None
+            if held is not None and held.doc_id != out.job.doc_id:
+                # Other bytes, the same text: saved again, downloaded twice, or
+                # damaged outside its text (flipped bytes in an image read the
+                # same). Which file to keep is the researcher's call, not the
+                # input order's, so both are indexed and the warning says how.
+                self._warn(
+                    f"{shown}: the same text, page for page, as {held.path or held.doc_id} (indexed as "
+                    f"{held.doc_id!r}), though the files differ (saved again, downloaded twice, or damaged?); "
+                    f"both are indexed, so their words count twice: if they are one document, drop one with "
+                    f"plansok remove {out.job.doc_id}"
+                )
+            elif text_hash:
+                self.texts[text_hash] = IndexedSource(out.job.doc_id, out.doc.meta.sha256, shown, text_hash)
+            self.fate[shown] = ("indexed", out.job.doc_id, shown)
+            for w in out.warnings:
+                logger.warning("%s", w)
+            report.warnings.extend(out.warnings)
+            (report.updated if out.job.doc_id in self.indexed else report.added).append(out.job.doc_id)
+            report.pages += out.pages
+            report.passages += len(out.doc.passages)
+            self.pending.append(out.doc)
+            if len(self.pending) >= COMMIT_EVERY:
+                self.store.add_documents(self.pending, ANALYSIS_VERSION, self.lexicon)
+                self.pending = []
+        self.store.add_documents(self.pending, ANALYSIS_VERSION, self.lexicon)
+        self.pending = []
+
+    def fallbacks(self) -> list:
+        """Jobs for the next format of each document whose chosen file failed;
+        the other formats of the rest are reported as skipped."""
+        chosen: list[_File] = []
+        for winner, others in list(self.alternatives.items()):
+            kind, a, b = self.fate.get(winner, ("failed", "not read", ""))
+            if kind == "failed":
+                nxt, rest = others[0], others[1:]
+                self._warn(f"{nxt.shown}: read in place of {winner}, another format of the same document, which failed")
+                if rest:
+                    self.alternatives[nxt.shown] = rest
+                chosen.append(nxt)
+            else:
+                for f in others:
+                    self.fate[f.shown] = ("skipped", a, b)
+                    self.report.skip(
+                        f.path,
+                        f.doc_id,
+                        a,
+                        b,
+                        "other format",
+                        _other_format(
+                            f.shown, winner, f.doc_id, self.prefer, indexed=not self._rank(self.files[winner])[0]
+                        ),
+                    )
+            del self.alternatives[winner]
+        # The documents are the ones the first round was to rewrite, so their
+        # old content counts as replaced, as it did then.
+        return self._against_index(chosen, replaced={f.doc_id for f in chosen}) if chosen else []
+
+    def finish(self) -> None:
+        """Report the byte-identical copies of each file read in their place:
+        skipped where its content is indexed, failed (with its reason) where it failed."""
+        for keeper, files in self.copies.items():
+            kind, a, b = self.fate.get(keeper, ("failed", "not read", ""))
+            for f in files:
+                if kind == "failed":
+                    self._fail(f, f"{a} (the same bytes as {keeper})")
+                elif f.doc_id == a:
+                    self.report.skip(
+                        f.path, f.doc_id, a, b, "same content", f"{f.shown}: the same file as {keeper}; read once"
+                    )
+                elif kind == "indexed":
+                    self.report.skip(
+                        f.path,
+                        f.doc_id,
+                        a,
+                        b,
+                        "same content",
+                        f"{f.shown}: the same content as {keeper} (identical bytes); indexed once, as {a!r}, "
+                        "and this copy is skipped" + _kept_note(f.doc_id, self.indexed),
+                    )
+                else:
+                    self.report.skip(
+                        f.path,
+                        f.doc_id,
+                        a,
+                        b,
+                        "same content",
+                        f"{f.shown}: the same content as {keeper} (identical bytes), which is skipped too: "
+                        f"document {a!r} is indexed from {b}",
+                    )
+
+    def _fail(self, f: _File, reason: str) -> None:
+        logger.error("%s: %s", f.shown, reason)
+        self.report.failed.append((f.shown, reason))
+        self.fate[f.shown] = ("failed", reason, "")
+
+    def _warn(self, warning: str) -> None:
+        logger.warning("%s", warning)
+        self.report.warnings.append(warning)
 
 
 def _other_format(loser: str, winner: str, doc_id: str, prefer: str | None, indexed: bool) -> str:
@@ -448,153 +699,6 @@ def _moved_note(held: IndexedSource) -> str:
         f"; {held.path} is not found (moved or deleted?), but its content stays indexed as {held.doc_id!r}: "
         f"to file it under this name instead, plansok remove {held.doc_id} and ingest again"
     )
-
-
-def _jobs(
-    files: Sequence[Path],
-    indexed: dict[str, IndexedSource],
-    manifest: dict[str, dict[str, str]],
-    report: IngestReport,
-    ocr: bool,
-    prefer: str | None,
-    job_cls,
-) -> list:
-    """The files that need reading: one per content and per document id,
-    changed or new. Duplicates and second formats are reported and skipped;
-    nothing already indexed is removed here."""
-    batch: list[_File] = []
-    named: set[Path] = set()
-    for path in files:
-        if path.resolve() in named:  # named twice (a folder and a file in it): one file
-            continue
-        named.add(path.resolve())
-        try:
-            batch.append(_File(path, doc_id_for(path), sha256_of(path)))
-        except OSError as exc:
-            report.failed.append((display_path(path), f"cannot read ({exc.strerror or exc})"))
-
-    # 1. The same bytes under several names in this batch: one file is read.
-    # The one whose id already holds this content is kept (a re-ingest changes
-    # nothing), else one whose id is indexed (it is updated, not left stale
-    # beside a new copy), else the first given.
-    by_content: dict[str, list[_File]] = {}
-    for f in batch:
-        by_content.setdefault(f.content, []).append(f)
-    unique: list[_File] = []
-    for f in batch:
-        group = by_content[f.content]
-        keeper = min(
-            group,
-            key=lambda g: (
-                not (g.doc_id in indexed and indexed[g.doc_id].content == g.content),
-                g.doc_id not in indexed,
-            ),
-        )
-        if f is keeper:
-            unique.append(f)
-        elif f.doc_id == keeper.doc_id:
-            report.skip(
-                f.path,
-                f.doc_id,
-                keeper.doc_id,
-                keeper.shown,
-                "same content",
-                f"{f.shown}: the same file as {keeper.shown} (identical bytes, same name); read once",
-            )
-        else:
-            report.skip(
-                f.path,
-                f.doc_id,
-                keeper.doc_id,
-                keeper.shown,
-                "same content",
-                f"{f.shown}: the same content as {keeper.shown} (identical bytes); indexed once, "
-                f"as {keeper.doc_id!r}, and this copy is skipped" + _kept_note(f.doc_id, indexed),
-            )
-
-    # 2. One id from several files in this batch: another format of the same
-    # document is a choice (``prefer``; without it the format already indexed,
-    # else the default order); two different files in the same format cannot
-    # both be that document, which is an error.
-    def rank(g: _File) -> tuple[bool, tuple[int, int, int]]:
-        old = indexed.get(g.doc_id)
-        keeps_indexed = prefer is None and old is not None and _suffix(old.path) == _suffix(g.path)
-        return (not keeps_indexed, format_rank(g.path, prefer or DEFAULT_PREFER))
-
-    by_id: dict[str, list[_File]] = {}
-    for f in unique:
-        by_id.setdefault(f.doc_id, []).append(f)
-    chosen: list[_File] = []
-    for f in unique:
-        group = by_id[f.doc_id]
-        winner = min(group, key=rank)
-        if f is winner:
-            chosen.append(f)
-        elif _suffix(f.path) == _suffix(winner.path):
-            report.failed.append(
-                (f.shown, f"document id {f.doc_id!r} is already used by {winner.shown} in this batch (rename one)")
-            )
-        else:
-            report.skip(
-                f.path,
-                f.doc_id,
-                winner.doc_id,
-                winner.shown,
-                "other format",
-                _other_format(f.shown, winner.shown, f.doc_id, prefer, indexed=not rank(winner)[0]),
-            )
-
-    # 3. Against the index: a document indexed from another format stays so,
-    # unless ``prefer`` asks for this file's format; otherwise a file is
-    # unchanged, an update, a copy of another indexed document, or new.
-    todo: list[_File] = []
-    replacing: dict[str, str] = {}  # doc_id -> warning, given once the file is sure to be read
-    for f in chosen:
-        old = indexed.get(f.doc_id)
-        if old is not None and old.fingerprint == fingerprint(f.path, manifest.get(f.doc_id), f.content):
-            report.unchanged.append(f.doc_id)
-            continue
-        if old is not None and old.path and _suffix(old.path) != _suffix(f.path):
-            if prefer is None or format_rank(old.path, prefer) <= format_rank(f.path, prefer):
-                report.skip(
-                    f.path,
-                    f.doc_id,
-                    old.doc_id,
-                    old.path,
-                    "other format",
-                    _other_format(f.shown, old.path, f.doc_id, prefer, indexed=True),
-                )
-                continue
-            replacing[f.doc_id] = (
-                f"{f.shown}: replaces {old.path} as document {f.doc_id!r} (the same name in another format; "
-                f"--prefer {prefer})"
-            )
-        todo.append(f)
-    # Documents whose content this batch replaces no longer hold it: a copy of
-    # their old content is new, not a duplicate.
-    replaced = {f.doc_id for f in todo if f.doc_id in indexed and indexed[f.doc_id].content != f.content}
-    holders = {s.content: s for s in indexed.values() if s.doc_id not in replaced}
-    jobs = []
-    for f in todo:
-        held = holders.get(f.content)
-        if held is not None and held.doc_id != f.doc_id:
-            report.skip(
-                f.path,
-                f.doc_id,
-                held.doc_id,
-                held.path,
-                "same content",
-                f"{f.shown}: the same content as {held.path or held.doc_id}, already indexed as "
-                f"{held.doc_id!r} (identical bytes); not indexed again"
-                + _kept_note(f.doc_id, indexed)
-                + _moved_note(held),
-            )
-            continue
-        if f.doc_id in replacing:
-            logger.warning("%s", replacing[f.doc_id])
-            report.warnings.append(replacing[f.doc_id])
-        jobs.append(job_cls(str(f.path), f.doc_id, manifest.get(f.doc_id), ocr))
-    return jobs
 
 
 def _tagger(store: IndexStore, analyser: DocumentAnalyser):  # -> Tagger

@@ -107,22 +107,24 @@ def test_removing_the_original_keeps_the_content_while_a_copy_exists(tmp_path: P
     assert len(ix.search(QUERY, k=1000, fold_duplicates=False)) == hits
 
 
-def test_the_same_pdf_saved_again_is_recognised_by_its_text(tmp_path: Path, plan_pdf: Path) -> None:
+def test_the_same_pdf_saved_again_is_named_by_its_text(tmp_path: Path, plan_pdf: Path) -> None:
+    # Other bytes, the same pages: which file to keep is the researcher's call
+    # (one may be damaged outside its text), so both are indexed and the warning
+    # names both files and how to drop one.
     pdfium = pytest.importorskip("pypdfium2")
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(plan_pdf, src / "a_lastet_ned.pdf")
     pdf = pdfium.PdfDocument(str(plan_pdf))
-    pdf.save(str(src / "b_lagret_paa_nytt.pdf"))  # other bytes, the same pages
+    pdf.save(str(src / "b_lagret_paa_nytt.pdf"))
     pdf.close()
     assert (src / "a_lastet_ned.pdf").read_bytes() != (src / "b_lagret_paa_nytt.pdf").read_bytes()
     ix = Index.open(tmp_path / "ix", create=True)
     report = ix.ingest([src])
-    assert report.ok and report.added == ["a_lastet_ned"]
-    assert [(s["doc_id"], s["kept"], s["reason"]) for s in report.skipped] == [
-        ("b_lagret_paa_nytt", "a_lastet_ned", "same text")
-    ]
-    assert any("b_lagret_paa_nytt.pdf" in w and "a_lastet_ned.pdf" in w for w in report.warnings)
+    assert report.ok and report.added == ["a_lastet_ned", "b_lagret_paa_nytt"] and not report.skipped
+    (warning,) = [w for w in report.warnings if "the same text" in w]
+    assert "b_lagret_paa_nytt.pdf" in warning and "a_lastet_ned.pdf" in warning
+    assert "plansok remove b_lagret_paa_nytt" in warning
 
 
 def test_also_in_names_the_document(tmp_path: Path, plan_md: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,3 +232,24 @@ def test_cli_exit_codes(tmp_path: Path, plan_md: Path, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         main(["ingest", "--help"])
     assert "--prefer" in capsys.readouterr().out
+
+
+def test_copies_and_formats_of_a_file_that_fails(tmp_path: Path, write_plan) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    page = b"<!DOCTYPE html><html><body><p>Kommunen</p></body></html>"  # a web page saved as .pdf
+    (src / "plan.pdf").write_bytes(page)
+    (src / "plan_kopi.pdf").write_bytes(page)
+    (src / "tom.md").write_bytes(b"")
+    (src / "tom.txt").write_bytes(b"")
+    # A broken PDF beside its text: the text is read instead.
+    (src / "3324_gol_plan.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer garbage")
+    write_plan(src, "3324_gol_plan", ["Kommunen skal redusere barnefattigdom i Gol gjennom tidlig innsats."])
+    report = Index.open(tmp_path / "ix", create=True).ingest([src])
+    failed = {Path(p).name: reason for p, reason in report.failed}
+    assert sorted(failed) == ["3324_gol_plan.pdf", "plan.pdf", "plan_kopi.pdf", "tom.md", "tom.txt"]
+    assert not report.skipped
+    assert "not a PDF" in failed["plan_kopi.pdf"] and "plan.pdf" in failed["plan_kopi.pdf"]
+    assert "empty" in failed["tom.md"] and "empty" in failed["tom.txt"]
+    assert report.added == ["3324_gol_plan"]
+    assert any("3324_gol_plan.md: read in place of" in w and "3324_gol_plan.pdf" in w for w in report.warnings)
