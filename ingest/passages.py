@@ -260,8 +260,8 @@ class _Context:
 
     contents: _Contents
     typeset: bool = False
-    # Lines repeated at the page edges (digit-blind): running lines the reader of a
-    # text file left in; never headings, and not part of a contents list.
+    # Lines repeated at the page edges (digit-blind): running lines still in the text
+    # (text files are not cleaned of them); never headings, not part of a contents list.
     running: set[str] = field(default_factory=set)
 
     def is_running(self, line: str) -> bool:
@@ -370,11 +370,12 @@ def _plain_heading(line: str, next_block: str | None, ctx: _Context, page: Page)
         return None
     if words[-1].lower() in _FUNCTION_WORDS or words[0].rstrip(":,.").lower() in _CAPTION_WORDS:
         return None  # a wrapped line ("... bidrar til") or a caption ("Foto, ...")
-    if next_block is None or not _is_body(next_block):
-        return None
     styled = ctx.styled(page, line)
     if styled is not None:
-        return (0, line) if styled else None
+        # Type decides; a heading set apart may open a sub-heading rather than a paragraph.
+        return (0, line) if styled and next_block is not None else None
+    if next_block is None or not _is_body(next_block):
+        return None
     if ctx.contents.present:
         # A contents list names the sections; what it leaves out is a caption, a label
         # or a box title, except the parts a contents list often skips.

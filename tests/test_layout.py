@@ -261,7 +261,7 @@ def typeset_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pages = [
         [("h", "Oppvekst og læring"), ("b", t[0]), ("l", "Barn i låginntektsfamiliar"), ("b", t[1])],
         [("h", "Bustad for alle"), ("b", t[2]), ("l", "1. Fleire kommunale bustader"), ("b", t[3])],
-        [("l", "Kilde: SSB"), ("b", t[4]), ("h", "Helse og omsorg"), ("b", t[5])],
+        [("l", "Kilde: SSB"), ("b", t[4]), ("h", "Helse og omsorg"), ("h", "Heimetenester"), ("b", t[5])],
     ]
     return write_pdf(tmp_path_factory.mktemp("type") / "typeset.pdf", [_typeset_page(p) for p in pages])
 
@@ -273,9 +273,10 @@ def test_headings_come_from_type_where_the_pdf_has_it(typeset_pdf: Path) -> None
     found = [(h.page, h.text) for h in section_headings(pages)]
     # The short lines in body type (a chart title, a numbered list item) are not headings,
     # although they look like titles and are followed by body text.
-    assert found == [(1, "Oppvekst og læring"), (2, "Bustad for alle"), (3, "Helse og omsorg")]
+    # A heading straight above a sub-heading (no paragraph between) counts too.
+    assert found == [(1, "Oppvekst og læring"), (2, "Bustad for alle"), (3, "Helse og omsorg"), (3, "Heimetenester")]
     sections = {p.page_start: [] for p in split_passages("typeset", pages)}
     for p in split_passages("typeset", pages):
         sections[p.page_start].append(p.section)
     # The text under the chart title and the list item stays in its section.
-    assert sections == {1: ["Oppvekst og læring"], 2: ["Bustad for alle"], 3: ["Bustad for alle", "Helse og omsorg"]}
+    assert sections == {1: ["Oppvekst og læring"], 2: ["Bustad for alle"], 3: ["Bustad for alle", "Heimetenester"]}
