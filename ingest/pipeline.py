@@ -598,6 +598,9 @@ class _Batch:
                     self.alternatives[nxt.shown] = rest
                 chosen.append(nxt)
             else:
+                # Name the file the document is indexed from: the one chosen
+                # here, or (when that was skipped too) the indexed one.
+                source, indexed = (b, True) if kind == "skipped" else (winner, not self._rank(self.files[winner])[0])
                 for f in others:
                     self.fate[f.shown] = ("skipped", a, b)
                     self.report.skip(
@@ -606,9 +609,7 @@ class _Batch:
                         a,
                         b,
                         "other format",
-                        _other_format(
-                            f.shown, winner, f.doc_id, self.prefer, indexed=not self._rank(self.files[winner])[0]
-                        ),
+                        _other_format(f.shown, source, f.doc_id, self.prefer, indexed=indexed),
                     )
             del self.alternatives[winner]
         # The documents are the ones the first round was to rewrite, so their
