@@ -9,7 +9,9 @@ for hit in ix.search("barnefattigdom", k=5, filters=Filters(municipality=["Gol"]
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from plansok.query.search import Filters, Searcher, SearchOptions
 
 DEFAULT_INDEX = "plansok-index"
 
+logger = logging.getLogger(__name__)
+
 __all__ = ["DEFAULT_INDEX", "Filters", "Index", "SearchOptions", "default_index_path"]
 
 
@@ -32,11 +36,54 @@ def default_index_path() -> Path:
     return Path(os.environ.get("PLANSOK_INDEX") or DEFAULT_INDEX)
 
 
+class SharedSearcher:
+    """One loaded searcher shared by the threads of a server.
+
+    Each search uses the snapshot it started with (one commit throughout). When
+    a commit changes the index, the next search starts loading the new one in
+    a background thread and goes on answering from the old one; the reference
+    is swapped when the load is done. Only the very first load is waited for.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._current: tuple[str, Searcher] | None = None
+        self.checked: str | None = None  # the generation whose analysis was checked
+        self._first = threading.Lock()
+        self._loading = threading.Lock()
+
+    def get(self, generation: str) -> Searcher:
+        current = self._current
+        if current is None:
+            with self._first:
+                if self._current is None:
+                    self._current = self._load()
+            return self._current[1]
+        if current[0] != generation and self._loading.acquire(blocking=False):
+            threading.Thread(target=self._reload, name="plansok-reload", daemon=True).start()
+        return current[1]
+
+    def _load(self) -> tuple[str, Searcher]:
+        # The searcher's own connection: it reads passages for every thread.
+        store = IndexStore(self.path)
+        generation = store.get_meta("generation", "0") or "0"
+        return generation, Searcher(LoadedIndex.load(store))
+
+    def _reload(self) -> None:
+        try:
+            self._current = self._load()
+        except Exception:  # the old snapshot keeps answering; the next search tries again
+            logger.exception("%s: reloading the index failed", self.path)
+        finally:
+            self._loading.release()
+
+
 class Index:
     """One index directory: ingest into it, search it, read its pages."""
 
-    def __init__(self, store: IndexStore) -> None:
+    def __init__(self, store: IndexStore, shared: SharedSearcher | None = None) -> None:
         self.store = store
+        self._shared = shared
         self._searcher: Searcher | None = None
         self._generation: str | None = None
         self._analyser: Any = None  # loaded on first ingest, then reused
@@ -251,6 +298,11 @@ class Index:
     def searcher(self) -> Searcher:
         """The loaded searcher, reloaded when another process changed the index."""
         generation = self.store.get_meta("generation", "0")
+        if self._shared is not None:
+            if generation != self._shared.checked:
+                self.check_analysis()
+                self._shared.checked = generation
+            return self._shared.get(generation or "0")
         if self._searcher is None or generation != self._generation:
             self.check_analysis()
             self._searcher = Searcher(LoadedIndex.load(self.store))

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from plansok.api import Index
+from plansok.api import Index, SharedSearcher
 from plansok.errors import PlansokError
+from plansok.index.store import IndexStore
 from plansok.models import Passage
 from plansok.query.search import Filters
 
@@ -237,14 +238,17 @@ class Request:
 
 # -- the application ----------------------------------------------------------------------
 class ServeApp:
-    """The WSGI callable. One ``Index`` shared by the server's threads behind a lock:
-    the index's SQLite connection and searcher cache are not made for concurrent use,
-    and one researcher's clicks do not need parallel searches."""
+    """The WSGI callable. Requests run in parallel without a global lock: each
+    server thread has its own ``Index`` (its own SQLite connection, which sees
+    one commit per read), and all share one loaded searcher that reloads in the
+    background after a commit (``SharedSearcher``), so an ingest, a merge or a
+    reload never holds up a search."""
 
     def __init__(self, index: Index, port: int, *, allow_remote: bool = False, extra_hosts: Iterable[str] = ()) -> None:
-        self.ix = index
+        self._main = index
+        self._shared = SharedSearcher(index.path)
+        self._local = threading.local()
         self.allow_remote = allow_remote
-        self.lock = threading.Lock()
         self.port = port
         self.extra_hosts = set(extra_hosts)
         self.routes: dict[tuple[str, str], Callable[[Request], Any]] = {
@@ -255,6 +259,14 @@ class ServeApp:
             ("GET", "/api/collections"): self.api_collections,
             ("POST", "/api/collect"): self.api_collect,
         }
+
+    @property
+    def ix(self) -> Index:
+        """This thread's ``Index``, opened on its first request."""
+        ix = getattr(self._local, "ix", None)
+        if ix is None:
+            ix = self._local.ix = Index(IndexStore(self._main.path), shared=self._shared)
+        return ix
 
     # -- guards ---------------------------------------------------------------------------
     def allowed_hosts(self) -> set[str]:
@@ -317,8 +329,7 @@ class ServeApp:
                 if any(path == req.path for _, path in self.routes):
                     raise HTTPError(405, f"{req.method} is not allowed on {req.path}")
                 raise HTTPError(404, f"no such page: {req.path}")
-            with self.lock:
-                data = handler(req)
+            data = handler(req)
             return self._json(start_response, 200, data)
         except HTTPError as exc:
             if exc.status == 403:

@@ -93,3 +93,64 @@ def test_an_ingest_committed_during_a_retag_keeps_its_tags(
     pids = [pid for pid, _ in check.store.passages_of(AAL)]
     assert pids, "the ingest committed"
     assert check.store.tags_of(pids), "the ingested plan's tags survived the retag"
+
+
+def test_serve_answers_searches_while_an_ingest_a_merge_and_a_reload_run(
+    plans: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload after a commit (seconds at a million passages) or a merge must
+    not hold up other researchers' searches: they are answered from the
+    commit their searcher loaded."""
+    import json
+    import threading
+    import time
+    import urllib.request
+
+    from plansok.index.searcher import LoadedIndex
+    from plansok.serve.server import make_server
+
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.ingest([plans / f"{GOL}.md"], tag=False)
+    server = make_server(tmp_path / "ix", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/search?q=kommunen"
+
+    def search() -> tuple[float, int, list]:
+        start = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=60) as r:
+            body = json.loads(r.read())
+        return time.perf_counter() - start, r.status, body["hits"]
+
+    assert search()[1] == 200  # the first load
+    real_load = LoadedIndex.load.__func__
+
+    def slow_load(cls, store, *a, **kw):
+        time.sleep(3)  # what a reload costs on a large index
+        return real_load(cls, store, *a, **kw)
+
+    monkeypatch.setattr(LoadedIndex, "load", classmethod(slow_load))
+    writer = Index.open(tmp_path / "ix")
+    done = threading.Event()
+
+    def write() -> None:
+        writer.ingest([plans / f"{HEMSEDAL}.md"], tag=False)
+        writer.ingest([plans / f"{AAL}.md"], tag=False)
+        writer.store.merge_segments()
+        done.set()
+
+    threading.Thread(target=write).start()
+    timings = []
+    while not done.is_set() or len(timings) < 5:
+        took, status, hits = search()
+        assert status == 200 and hits
+        for h in hits:
+            assert h["doc_id"] in {GOL, HEMSEDAL, AAL}
+        timings.append(took)
+    # Every search is answered at once from a loaded snapshot while reloads run behind.
+    assert max(timings) < 1.5, timings
+    deadline = time.time() + 30
+    while {h["doc_id"] for h in search()[2]} == {GOL} and time.time() < deadline:
+        time.sleep(0.2)
+    assert {h["doc_id"] for h in search()[2]} - {GOL}, "the reloaded snapshot serves the new plans"
+    server.shutdown()
+    server.server_close()
