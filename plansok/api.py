@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -373,3 +374,113 @@ class Index:
 
         text = self.store.get_meta("codebook")
         return Codebook.from_text(text, f"{self.path} (stored codebook)") if text else Codebook.default()
+
+    def check_codebook(self, codebook: Any = None) -> CodebookCheck:
+        """Check a codebook (default: the index's) against the analysis and this
+        index: terms with no words to match, and terms no indexed passage has."""
+        return check_codebook(codebook if codebook is not None else self.codebook(), self)
+
+    def export(
+        self,
+        out: str | Path,
+        fmt: str = "csv",
+        *,
+        query: str | None = None,
+        collection: str | None = None,
+        k: int = 50,
+        filters: Filters | None = None,
+    ) -> ExportResult:
+        """Write the hits of ``query`` or the passages of ``collection`` as
+        ``fmt``: csv, xlsx, bibtex, ris or qdpx (REFI-QDA project)."""
+        from plansok.collect import export
+        from plansok.collect.qdpx_project import Quote, write_project
+
+        if (query is None) == (collection is None):
+            raise PlansokError("export needs a query or a collection (one of them)")
+        if fmt not in EXPORT_FORMATS:
+            raise PlansokError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+        docs = {d.doc_id: d for d in self.documents()}
+        if collection is not None:
+            col = self.collections().get(collection, self.store)
+            table = export.collection_table(col, docs)
+            doc_ids = list(dict.fromkeys(i.doc_id for i in col.items))
+            quotes = [
+                Quote(i.doc_id, i.ordinal, i.text, [t["tag"] for t in i.tags], i.codes, i.memo, i.citation)
+                for i in col.items
+            ]
+            title, memo, queries = col.name, col.memo, [q["query"] for q in col.queries]
+        else:
+            filters = filters or Filters()
+            hits = self.search(str(query), k=k, filters=filters)
+            table = export.hits_table(hits, str(query), filters.__dict__)
+            doc_ids = list(dict.fromkeys(h.doc.doc_id for h in hits))
+            quotes = [
+                Quote(h.doc.doc_id, h.passage.ordinal, h.passage.text, [t["tag"] for t in h.tags], [], "", h.citation)
+                for h in hits
+            ]
+            title, memo, queries = f"query {query}", "", [str(query)]
+        cited = [docs[d] for d in doc_ids if d in docs]
+        if fmt == "csv":
+            path = export.write_csv(table, out)
+        elif fmt == "xlsx":
+            path = export.write_xlsx(table, out)
+        elif fmt == "bibtex":
+            path = export.write_text(out, export.bibtex(cited))
+        elif fmt == "ris":
+            path = export.write_text(out, export.ris(cited))
+        else:
+            path = write_project(self, quotes, out, title, memo, queries)
+        return ExportResult(Path(path), len(table.rows), len(doc_ids))
+
+
+EXPORT_FORMATS = ("csv", "xlsx", "bibtex", "ris", "qdpx")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    passages: int
+    documents: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": str(self.path), "passages": self.passages, "documents": self.documents}
+
+
+@dataclass
+class CodebookCheck:
+    tags: int
+    terms: int
+    unanalysable: list[str]  # "tag: term" with no words to match (only stop words)
+    never_in_index: dict[str, list[str]]  # tag -> terms no indexed passage has
+    index: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": True,
+            "tags": self.tags,
+            "terms": self.terms,
+            "unanalysable": self.unanalysable,
+            "never_in_index": self.never_in_index,
+        }
+
+
+def check_codebook(codebook: Any, index: Index | None = None) -> CodebookCheck:
+    """``Index.check_codebook`` without an index, or against ``index``."""
+    from plansok.analysis.analyzer import PART_PREFIX, Analyzer
+    from plansok.tag.tagger import Tagger
+
+    tagger = Tagger.build(codebook, Analyzer())
+    unused: dict[str, list[str]] = {}
+    if index is not None:
+        vocab = index.searcher().ix.bm25.vocab
+        for tag_id, terms in tagger.rules.term_lemmas().items():
+            for text, lemmas in terms:
+                if not all(lem in vocab or (PART_PREFIX + lem) in vocab for lem in lemmas):
+                    unused.setdefault(tag_id, []).append(text)
+    return CodebookCheck(
+        tags=len(codebook.tags),
+        terms=sum(len(t.terms) + len(t.weak) for t in codebook.tags),
+        unanalysable=[f"{t}: {w}" for t, w in tagger.rules.unanalysable],
+        never_in_index=unused,
+        index=str(index.path) if index is not None else None,
+    )

@@ -602,7 +602,10 @@ def cmd_codebook(args: argparse.Namespace) -> int:
     if args.codebook is not None:
         codebook = Codebook.load(args.codebook)
     else:
-        codebook = _open(args).codebook() if (args.index or Path("plansok-index")).exists() else Codebook.default()
+        from plansok.api import default_index_path
+
+        has_index = ((args.index or default_index_path()) / "plansok.sqlite").exists()
+        codebook = _open(args).codebook() if has_index else Codebook.default()
     if args.action == "show":
         if args.json:
             _emit_json([t.__dict__ for t in codebook.tags])
@@ -617,35 +620,20 @@ def cmd_codebook(args: argparse.Namespace) -> int:
 
 
 def _codebook_check(args: argparse.Namespace, codebook: Any) -> int:
-    from plansok.analysis.analyzer import Analyzer
-    from plansok.tag.tagger import Tagger
+    from plansok.api import check_codebook, default_index_path
 
-    tagger = Tagger.build(codebook, Analyzer())
-    unused: dict[str, list[str]] = {}
-    index_path = args.index or Path(os.environ.get("PLANSOK_INDEX") or "plansok-index")
-    if (index_path / "plansok.sqlite").exists():
-        ix = _open(args)
-        vocab = ix.searcher().ix.bm25.vocab
-        for tag_id, terms in tagger.rules.term_lemmas().items():
-            for text, lemmas in terms:
-                if not all(lem in vocab or ("~" + lem) in vocab for lem in lemmas):
-                    unused.setdefault(tag_id, []).append(text)
-    result = {
-        "valid": True,
-        "tags": len(codebook.tags),
-        "terms": sum(len(t.terms) + len(t.weak) for t in codebook.tags),
-        "unanalysable": [f"{t}: {w}" for t, w in tagger.rules.unanalysable],
-        "never_in_index": unused,
-    }
+    index_path = args.index or default_index_path()
+    ix = _open(args) if (index_path / "plansok.sqlite").exists() else None
+    result = check_codebook(codebook, ix)
     if args.json:
-        _emit_json(result)
+        _emit_json(result.to_dict())
         return 0
-    print(f"codebook OK: {result['tags']} tags, {result['terms']} terms")
-    for line in result["unanalysable"]:
+    print(f"codebook OK: {result.tags} tags, {result.terms} terms")
+    for line in result.unanalysable:
         print(f"  no words to match (only stop words?): {line}")
-    if unused:
+    if result.never_in_index:
         print(f"terms that never occur in {index_path}:")
-        for tag_id, texts in unused.items():
+        for tag_id, texts in result.never_in_index.items():
             print(f"  {tag_id}: {', '.join(texts)}")
     return 0
 
@@ -738,43 +726,19 @@ def cmd_show_collection(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from plansok.collect import export
-
     ix = _open(args)
-    docs = {d.doc_id: d for d in ix.documents()}
-    if args.collection:
-        col = ix.collections().get(args.collection, ix.store)
-        table = export.collection_table(col, docs)
-        doc_ids = list(dict.fromkeys(i.doc_id for i in col.items))
-    else:
-        filters = _filters(args)
-        hits = ix.search(args.query, k=args.k, filters=filters)
-        table = export.hits_table(hits, args.query, filters.__dict__)
-        doc_ids = list(dict.fromkeys(h.doc.doc_id for h in hits))
-    fmt = args.format
-    if fmt == "csv":
-        path = export.write_csv(table, args.out)
-    elif fmt == "xlsx":
-        path = export.write_xlsx(table, args.out)
-    elif fmt == "bibtex":
-        path = export.write_text(args.out, export.bibtex([docs[d] for d in doc_ids if d in docs]))
-    elif fmt == "ris":
-        path = export.write_text(args.out, export.ris([docs[d] for d in doc_ids if d in docs]))
-    else:
-        from plansok.collect.qdpx_project import Quote, write_project
-
-        if args.collection:
-            quotes = [Quote(i.doc_id, i.ordinal, i.text, [t["tag"] for t in i.tags], i.codes, i.memo, i.citation)
-                      for i in col.items]  # fmt: skip
-            path = write_project(ix, quotes, args.out, col.name, col.memo, [q["query"] for q in col.queries])
-        else:
-            quotes = [Quote(h.doc.doc_id, h.passage.ordinal, h.passage.text, [t["tag"] for t in h.tags], [], "",
-                            h.citation) for h in hits]  # fmt: skip
-            path = write_project(ix, quotes, args.out, f"query {args.query}", "", [args.query])
+    result = ix.export(
+        args.out,
+        args.format,
+        query=None if args.collection else args.query,
+        collection=args.collection,
+        k=args.k,
+        filters=None if args.collection else _filters(args),
+    )
     if args.json:
-        _emit_json({"written": str(path), "passages": len(table.rows), "documents": len(doc_ids)})
+        _emit_json(result.to_dict())
     else:
-        print(f"wrote {path}: {len(table.rows)} passages from {len(doc_ids)} documents")
+        print(f"wrote {result.path}: {result.passages} passages from {result.documents} documents")
     return 0
 
 

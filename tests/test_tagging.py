@@ -170,3 +170,17 @@ def test_codebook_check_and_show(small_index: Index, capsys: pytest.CaptureFixtu
     assert "bronfenbrenner" in result["never_in_index"]["utviklingsokologi"]
     assert main(["codebook", "show", "--index", str(small_index.path)]) == 0
     assert "resultatenhetsmodellen" in capsys.readouterr().out
+
+
+def test_codebook_check_finds_the_index_through_plansok_index_and_the_api_agrees(
+    small_index: Index, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every command honours $PLANSOK_INDEX, and the CLI only prints what the API returns."""
+    from plansok.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no ./plansok-index here
+    monkeypatch.setenv("PLANSOK_INDEX", str(small_index.path))
+    assert main(["codebook", "check", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == small_index.check_codebook().to_dict()
+    assert "bronfenbrenner" in printed["never_in_index"]["utviklingsokologi"]
