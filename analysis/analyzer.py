@@ -18,13 +18,25 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from plansok.analysis.lexicon import Lexicon
 
 PART_PREFIX = "~"
 STEM_PREFIX = "^"
+
+
+def form_key(standard: str, form: str) -> str:
+    """The key of a word form in the index's form table ("nn:tenestene")."""
+    return f"{standard}:{form}"
+
+
+def encode_terms(whole: Sequence[str], parts: Sequence[str]) -> str:
+    """A form's stored terms: its lemmas, then its compound parts marked with PART_PREFIX."""
+    return " ".join([*whole, *(PART_PREFIX + p for p in parts)])
+
+
 # Words with inner hyphens or apostrophes stay one token ("NAV-kontoret",
 # "EU-60"); a trailing hyphen ("helse- og") is not part of the word.
 TOKEN_RE = re.compile(r"\w+(?:[-‐'’]\w+)*", re.UNICODE)

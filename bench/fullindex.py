@@ -54,8 +54,8 @@ def _doc_meta(j: int, template: dict[str, Any]) -> Any:
 
 def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """Write ``corpus`` as a plansok index in ``out_dir``; returns counts."""
-    from plansok.index.store import AnalysedDoc, IndexStore
-    from plansok.models import Page, Passage
+    from plansok.index.store import IndexStore
+    from plansok.models import AnalysedDoc, Page, Passage
 
     assert corpus.src is not None and corpus.copy is not None
     passages = sample["passages"]

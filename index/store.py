@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from plansok.errors import IndexError_
 from plansok.index import migrations
 from plansok.index.migrations import FORMAT_VERSION
-from plansok.models import DocumentMeta, Page, Passage
+from plansok.models import AnalysedDoc, DocumentMeta, Page, Passage, TagRow  # noqa: F401 (re-exported)
 from plansok.sqlite import transaction
 
 logger = logging.getLogger(__name__)
@@ -95,21 +95,6 @@ CREATE INDEX IF NOT EXISTS tags_tag ON tags (tag);
 
 # The passages table's columns in the order of Passage's fields (after pid).
 PASSAGE_COLUMNS = "pid, doc_id, ordinal, text, page_start, page_end, section, page_label, source"
-# (tag id, confidence, source, evidence words) for one passage
-TagRow = tuple[str, float, str, list[str]]
-
-
-@dataclass
-class AnalysedDoc:
-    """A document ready to index: metadata, pages, passages and their terms."""
-
-    meta: DocumentMeta
-    pages: list[Page]
-    passages: list[Passage]
-    terms: list[list[str]]
-    lengths: list[int]
-    forms: dict[str, str]  # "<standard>:<form>" -> space-separated terms
-    tags: list[list[TagRow]] = field(default_factory=list)  # per passage, where tagged
 
 
 @dataclass(frozen=True)

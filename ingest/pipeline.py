@@ -15,12 +15,12 @@ from pathlib import Path
 
 from plansok.analysis import ANALYSIS_VERSION
 from plansok.errors import IngestError, PlansokError
-from plansok.index.store import AnalysedDoc, IndexedSource, IndexStore
+from plansok.index.store import IndexedSource, IndexStore
 from plansok.ingest.formats import read_docx, read_html, read_text
 from plansok.ingest.metadata import apply_manifest, display_path, infer_metadata
 from plansok.ingest.passages import split_passages
 from plansok.ingest.workers import DEFAULT_TIMEOUT
-from plansok.models import Document, Page
+from plansok.models import AnalysedDoc, Document, Page
 
 logger = logging.getLogger(__name__)
 
@@ -262,8 +262,8 @@ class DocumentAnalyser:
         return self._analyzer
 
     def analyse(self, doc: Document, tagger=None) -> AnalysedDoc:  # tagger: plansok.tag.tagger.Tagger
+        from plansok.analysis.analyzer import encode_terms, form_key
         from plansok.analysis.pipeline import doc_terms
-        from plansok.query.terms import encode_terms, form_key
         from plansok.tag.rules import Word
 
         passages = split_passages(doc.meta.doc_id, doc.pages)

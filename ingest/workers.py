@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from plansok.errors import IngestError
-from plansok.index.store import AnalysedDoc
+from plansok.models import AnalysedDoc
 
 logger = logging.getLogger(__name__)
 

@@ -175,3 +175,21 @@ def cite(p: Passage, doc: DocumentMeta) -> str:
     if p.section:
         parts.append(p.section)
     return ", ".join(parts)
+
+
+# (tag id, confidence, source, evidence words) for one passage
+TagRow = tuple[str, float, str, list[str]]
+
+
+@dataclass
+class AnalysedDoc:
+    """A document ready to index: metadata, pages, passages and their terms
+    (what ingest hands the index writer)."""
+
+    meta: DocumentMeta
+    pages: list[Page]
+    passages: list[Passage]
+    terms: list[list[str]]
+    lengths: list[int]
+    forms: dict[str, str]  # "<standard>:<form>" -> space-separated terms
+    tags: list[list[TagRow]] = field(default_factory=list)  # per passage, where tagged

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from plansok.analysis.analyzer import PART_PREFIX, STEM_PREFIX, tokenize
+from plansok.analysis.analyzer import PART_PREFIX, STEM_PREFIX, form_key, tokenize
 from plansok.index.searcher import LoadedIndex
 from plansok.query.plan import QueryPlan
 from plansok.query.ranking import rows_with_any
-from plansok.query.terms import FormCache, WordTerms, form_key
+from plansok.query.terms import FormCache, WordTerms
 
 
 class PhraseMatcher:

@@ -9,8 +9,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from plansok.analysis.analyzer import Token, tokenize
-from plansok.query.terms import form_key
+from plansok.analysis.analyzer import Token, form_key, tokenize
 
 SNIPPET_WORDS = 45
 

@@ -12,19 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from plansok.analysis.analyzer import PART_PREFIX, Analyzer
+from plansok.analysis.analyzer import Analyzer
 from plansok.index.store import IndexStore
 
 # Queries may be typed in either written standard.
 QUERY_STANDARD = "auto"
-
-
-def form_key(standard: str, form: str) -> str:
-    return f"{standard}:{form}"
-
-
-def encode_terms(whole: Sequence[str], parts: Sequence[str]) -> str:
-    return " ".join([*whole, *(PART_PREFIX + p for p in parts)])
 
 
 @dataclass

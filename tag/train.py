@@ -10,10 +10,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from plansok.analysis.analyzer import Analyzer, tokenize
+from plansok.analysis.analyzer import Analyzer, form_key, tokenize
 from plansok.index.store import IndexStore
 from plansok.models import Passage
-from plansok.query.terms import form_key
 from plansok.tag.model import TagModel
 from plansok.tag.rules import Word
 from plansok.tag.tagger import HAND_WEIGHT, MODEL_DIR, Labelled, Tagger, normalise, training_labels

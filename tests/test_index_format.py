@@ -84,8 +84,7 @@ def test_a_tag_model_from_a_newer_plansok_is_refused(tmp_path: Path) -> None:
 
 
 def test_forms_follow_an_analysis_change(tmp_path: Path) -> None:
-    from plansok.index.store import AnalysedDoc
-    from plansok.models import DocumentMeta, Page, Passage
+    from plansok.models import AnalysedDoc, DocumentMeta, Page, Passage
 
     store = IndexStore(tmp_path / "ix", create=True)
 
