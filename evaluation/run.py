@@ -449,9 +449,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--extraction",
         action="store_true",
-        help="instead of ranking, measure extraction against the source texts (corpus/plans/*.md): word "
-        "recall and precision, reading order, running-line leftovers and hyphen errors per layout, "
-        "held-out documents first (with --scanned-every N, also a scanned layout read by OCR)",
+        help="instead of ranking, measure ingest against ground truth, held-out documents first: extraction "
+        "against the source texts (corpus/plans/*.md: word recall and precision, reading order, running-line "
+        "leftovers, hyphen errors per layout; with --scanned-every N also a scanned layout read by OCR), "
+        "section paths against hand-made gold headings, and metadata per field on the PDFs under their real "
+        "download names",
     )
     parser.add_argument("--verbose", action="store_true", help="also per-query nDCG@10")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -498,13 +500,21 @@ def _run_from_args(args: argparse.Namespace) -> EvalReport:
 
 
 def _run_extraction(args: argparse.Namespace) -> int:
-    from plansok.evaluation.extraction import extraction_report, format_report
+    from plansok.evaluation import extraction, metadata, sections
 
-    report = extraction_report(args.pdf_dir, scanned_every=args.scanned_every)
+    pdf_dir = args.pdf_dir or default_pdf_dir()
+    report = {
+        "extraction": extraction.extraction_report(pdf_dir, scanned_every=args.scanned_every),
+        "sections": sections.sections_report(pdf_dir),
+        "metadata": metadata.metadata_table(pdf_dir, args.thesis or default_thesis_pdf()),
+    }
     if args.json:
-        sys.stdout.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(format_report(report) + "\n")
+        report["extraction"] = {k: v for k, v in report["extraction"].items() if k != "pages"}
+        sys.stdout.write(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n")
+        return 0
+    sys.stdout.write(extraction.format_report(report["extraction"]) + "\n\n")
+    sys.stdout.write(sections.format_report(report["sections"]) + "\n\n")
+    sys.stdout.write(metadata.format_table(report["metadata"]) + "\n")
     return 0
 
 
