@@ -336,8 +336,13 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(
         "recall/precision: source words kept / extracted words in the source; order: source word trigrams kept;\n"
         "leftover: share of pages with a running line left in; hyph/1k: words left split at a line-end hyphen\n"
-        f"per 1,000 source words; scanned: every {report['scanned_every']}th page an image with its running lines "
-        "as text, read with --ocr."
+        "per 1,000 source words."
+        + (
+            f" scanned: every {report['scanned_every']}th page an image with its running lines as text, read "
+            "with --ocr."
+            if report["scanned_every"]
+            else ""
+        )
     )
     return "\n".join(lines)
 
