@@ -23,6 +23,7 @@ from plansok.analysis.analyzer import Analyzer
 from plansok.errors import PlansokError
 from plansok.tag.codebook import Codebook
 from plansok.tag.model import TagModel
+from plansok.tag.prose import is_prose
 from plansok.tag.rules import RuleHit, RuleTagger, Word
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class Tagger:
     model_threshold: float = MODEL_THRESHOLD
     analyzer: Analyzer | None = None
     confirm_threshold: float = CONFIRM_THRESHOLD
+
+    @property
+    def _theories(self) -> set[str]:
+        return {t.id for t in self.codebook.tags if t.kind == "theory"}
 
     @property
     def strong(self) -> dict[str, float]:
@@ -128,6 +133,10 @@ class Tagger:
             for tag_id, p in p_of.items():
                 if tag_id not in tags and tag_id not in fired and p >= self.model_threshold:
                     tags[tag_id] = PassageTag(tag_id, p, "model", self.model.top_terms(terms[i], tag_id))
+            if not is_prose(text):
+                # A theory lives in an argument: a table, a reference list or a
+                # list of titles holds its words but not its language.
+                tags = {t: v for t, v in tags.items() if t not in self._theories}
             order = {t: k for k, t in enumerate(self.codebook.ids)}
             out.append(sorted(tags.values(), key=lambda t: order.get(t.tag, 99)))
         return out

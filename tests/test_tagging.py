@@ -184,3 +184,33 @@ def test_codebook_check_finds_the_index_through_plansok_index_and_the_api_agrees
     printed = json.loads(capsys.readouterr().out)
     assert printed == small_index.check_codebook().to_dict()
     assert "bronfenbrenner" in printed["never_in_index"]["utviklingsokologi"]
+
+
+NOT_PROSE = {
+    "references": "Hood, C. (1991). A public management for all seasons? Public Administration, 69(1), 3-19.\n"
+    "Christensen, T. & Lægreid, P. (2001). New Public Management. Oslo: Universitetsforlaget.\n"
+    "Røvik, K. A. (2007). Trender og translasjoner. Oslo: Universitetsforlaget.",
+    "table": "Resultatenhet | Budsjett 2015 | Regnskap 2015 | Avvik\nSkole | 41 200 | 40 900 | 300\n"
+    "Helse og familie | 38 100 | 39 400 | -1 300",
+    "list": "Enhetsleder\nAvdelingsleder\nRådmann\nKommunalsjef\nResultatenhetsleder\nFagleder",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_PROSE))
+def test_no_theory_tags_on_text_that_is_not_prose(tagger: Tagger, kind: str) -> None:
+    from plansok.tag.prose import why_not_prose
+
+    text = NOT_PROSE[kind]
+    assert why_not_prose(text) == kind
+    theories = {t.id for t in tagger.codebook.by_kind("theory")}
+    tags = {t.tag for t in tagger.tag_texts([text])[0]}
+    assert not tags & theories, tags
+
+
+def test_the_same_theory_words_in_prose_keep_their_tag(tagger: Tagger) -> None:
+    text = (
+        "Kommunen innførte resultatenhetsmodellen i 2004. Enhetslederne fikk totalansvar og operativ frihet "
+        "innenfor lederavtalen, og reformen var inspirert av New Public Management."
+    )
+    tags = {t.tag for t in tagger.tag_texts([text])[0]}
+    assert {"resultatenhetsmodellen", "npm"} <= tags, tags
