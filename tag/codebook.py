@@ -32,6 +32,13 @@ class Tag:
     weak: list[str] = field(default_factory=list)
     patterns: list[str] = field(default_factory=list)
     negative: list[str] = field(default_factory=list)
+    # Word sense: ``ambiguous`` terms (from terms or weak) count only in a
+    # passage that also has one of the ``context`` terms and none of the
+    # ``exclude`` terms ("konkurranse" is NPM in public management, not in
+    # business development; "spesialisering" is structure, not medicine).
+    ambiguous: list[str] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     threshold: float = 1.0
     # A match below twice the threshold needs the classifier's agreement.
@@ -121,12 +128,19 @@ def validate(data: dict) -> list[str]:
             problems.append(f"{where}: needs a label")
         for key in sorted(set(raw) - known):
             problems.append(f"{where}: unknown field {key!r}")
-        for key in ("terms", "weak", "patterns", "negative", "sections", "references"):
+        lists = ("terms", "weak", "patterns", "negative", "ambiguous", "context", "exclude", "sections", "references")
+        for key in lists:
             value = raw.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                 problems.append(f"{where}: {key} must be a list of non-empty strings")
         if not raw.get("terms") and not raw.get("patterns"):
             problems.append(f"{where}: needs terms or patterns")
+        listed = set(raw.get("terms", []) or []) | set(raw.get("weak", []) or [])
+        for term in raw.get("ambiguous", []) if isinstance(raw.get("ambiguous"), list) else []:
+            if term not in listed:
+                problems.append(f"{where}: ambiguous term {term!r} is not among its terms or weak terms")
+        if raw.get("ambiguous") and not raw.get("context"):
+            problems.append(f"{where}: ambiguous terms need context terms")
         for key in ("patterns", "sections"):
             for pattern in raw.get(key, []) if isinstance(raw.get(key), list) else []:
                 try:

@@ -65,6 +65,7 @@ class _Term:
     lemmas: tuple[str, ...]
     weight: float
     negative: bool = False
+    role: str = "term"  # "term", "negative", or "context"/"exclude" (sense only, no evidence)
 
 
 class RuleTagger:
@@ -74,21 +75,25 @@ class RuleTagger:
         self.codebook = codebook
         self._by_first: dict[str, list[_Term]] = {}
         self._patterns: list[tuple[int, re.Pattern[str]]] = []
+        self._ambiguous: dict[int, set[str]] = {}
         self.unanalysable: list[tuple[str, str]] = []  # (tag id, term) that yield no words
         for i, tag in enumerate(codebook.tags):
             self._compile(i, tag, analyse)
 
     def _compile(self, i: int, tag: Tag, analyse: Callable[[str], list[Word]]) -> None:
-        entries = [(t, 1.0, False) for t in tag.terms]
-        entries += [(t, WEAK_WEIGHT, False) for t in tag.weak]
-        entries += [(t, 0.0, True) for t in tag.negative]
-        for text, weight, negative in entries:
+        entries = [(t, 1.0, "term") for t in tag.terms]
+        entries += [(t, WEAK_WEIGHT, "term") for t in tag.weak]
+        entries += [(t, 0.0, "negative") for t in tag.negative]
+        entries += [(t, 0.0, "context") for t in tag.context]
+        entries += [(t, 0.0, "exclude") for t in tag.exclude]
+        for text, weight, role in entries:
             words = [w for w in analyse(text) if not w.stop]
             if not words:
                 self.unanalysable.append((tag.id, text))
                 continue
             lemmas = tuple(_main_lemma(w) for w in words)
-            self._by_first.setdefault(lemmas[0], []).append(_Term(i, text, lemmas, weight, negative))
+            self._by_first.setdefault(lemmas[0], []).append(_Term(i, text, lemmas, weight, role == "negative", role))
+        self._ambiguous[i] = set(tag.ambiguous)
         self._patterns += [(i, re.compile(p)) for p in tag.patterns]
 
     def term_lemmas(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
@@ -96,7 +101,7 @@ class RuleTagger:
         out: dict[str, list[tuple[str, tuple[str, ...]]]] = {t.id: [] for t in self.codebook.tags}
         for terms in self._by_first.values():
             for term in terms:
-                if not term.negative:
+                if term.role == "term":
                     out[self.codebook.tags[term.tag].id].append((term.text, term.lemmas))
         return out
 
@@ -116,13 +121,21 @@ class RuleTagger:
                     if len(term.lemmas) == 1:
                         matches.append((term, wi, wi, True))
         blocked: dict[int, set[int]] = {}
+        context: set[int] = set()
+        excluded: set[int] = set()
         for term, a, b, _ in matches:
             if term.negative:
                 blocked.setdefault(term.tag, set()).update(range(a, b + 1))
+            elif term.role == "context":
+                context.add(term.tag)
+            elif term.role == "exclude":
+                excluded.add(term.tag)
         found: dict[int, dict[str, tuple[float, int, list[str]]]] = {}
         for term, a, b, inside in matches:
-            if term.negative or blocked.get(term.tag, set()).intersection(range(a, b + 1)):
+            if term.role != "term" or blocked.get(term.tag, set()).intersection(range(a, b + 1)):
                 continue
+            if term.text in self._ambiguous.get(term.tag, ()) and (term.tag not in context or term.tag in excluded):
+                continue  # the word in another sense
             weight = term.weight * (PART_FACTOR if inside else 1.0)
             per_tag = found.setdefault(term.tag, {})
             best, count, forms = per_tag.get(term.text, (0.0, 0, []))

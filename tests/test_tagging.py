@@ -214,3 +214,29 @@ def test_the_same_theory_words_in_prose_keep_their_tag(tagger: Tagger) -> None:
     )
     tags = {t.tag for t in tagger.tag_texts([text])[0]}
     assert {"resultatenhetsmodellen", "npm"} <= tags, tags
+
+
+SENSES = [
+    # (text, tag, expected): the cue word in the theory's sense and in another sense
+    ("Næringslivet i Hallingdal skal være konkurransedyktig, og kommunen vil styrke markedet for lokale "
+     "bedrifter gjennom næringsutvikling.", "npm", False),
+    ("Konkurranse og marked ble innført i offentlig sektor: tjenesteproduksjonen skulle effektiviseres, og "
+     "brukerne ble kunder.", "npm", True),
+    ("Kulturlandskapet og verneverdiene i grendene skal tas vare på, og kulturen i bygdene er en verdi "
+     "for identiteten vår.", "kulturperspektiv", False),
+    ("En felles kultur og felles verdier blant medarbeiderne og lederne preger organisasjonen.",
+     "kulturperspektiv", True),
+    ("Økt spesialisering i spesialisthelsetjenesten gir pasientene bedre behandling på sykehuset.",
+     "instrumentelt", False),
+    ("Spesialisering og arbeidsdeling i organisasjonen gir klare styringslinjer mellom enhetene.",
+     "instrumentelt", True),
+    ("Visjonen er at kommunen skal ha et godt omdømme og være et attraktivt sted å bo.", "institusjonell", False),
+    ("Kommunen innførte reformen for å styrke sitt omdømme og sin legitimitet i omgivelsene, mer som "
+     "symbol enn som endring.", "institusjonell", True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "tag", "expected"), SENSES)
+def test_theory_cue_words_count_only_in_the_theorys_sense(tagger: Tagger, text: str, tag: str, expected: bool) -> None:
+    tags = {t.tag for t in tagger.tag_texts([text])[0]}
+    assert (tag in tags) == expected, tags
