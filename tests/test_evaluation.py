@@ -175,7 +175,7 @@ class _FakeIndex:
         assert create
         return cls(path)
 
-    def ingest(self, paths: list[Path], progress: bool = False) -> types.SimpleNamespace:
+    def ingest(self, paths: list[Path], progress: bool = False, ocr: bool = False) -> types.SimpleNamespace:
         self.ingested = list(paths)
         return types.SimpleNamespace(failed=[])
 

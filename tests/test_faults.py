@@ -369,8 +369,10 @@ def test_bad_input_through_the_api(server: IngestServer, seed_index: Path, tmp_p
     report = res["reports"][0]
     failed = {f["path"]: f["reason"] for f in report["failed"]}
     added = set(report["added"])
+    # A byte-identical copy of a file in the batch (two truncations that parse) is reported as skipped.
+    skipped = {s["path"] for s in report.get("skipped", [])}
     for p in order:
-        assert str(p) in failed or p.stem in added, f"{where}: {p.name} neither failed nor indexed"
+        assert str(p) in failed or p.stem in added or str(p) in skipped, f"{where}: {p.name} neither failed nor indexed"
     assert {p.stem for p in good} <= added, f"{where}: good files not indexed; failed: {failed}"
     check_reasons(failed, files, tmp_path / "in", where)
     with Index.open(index) as ix:
