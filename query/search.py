@@ -67,9 +67,29 @@ class Searcher:
 
     def search(self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None) -> list[Hit]:
         opts = opts or SearchOptions()
+        plan, scores = self.match(query, opts, filters)
+        if not plan.concepts:
+            return self._tagged_only(plan, scores, opts, filters) if filters and filters.tags else []
+        fetch = opts.k * 4 + 20 if opts.fold_duplicates else opts.k
+        rows, row_scores = top_k(scores, fetch)
+        return self.hits.build(plan, rows, row_scores, opts)
+
+    def match(
+        self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None
+    ) -> tuple[QueryPlan, np.ndarray]:
+        """The plan and every passage's score: the passages scoring above 0 are
+        the query's hits. ``search`` ranks them; totals, hits grouped by
+        document and matrices (``plansok.views``) count the same rows, so a
+        count never disagrees with the list it summarises. Without words, the
+        scores are the confidence of the ``filters``' tags."""
+        opts = opts or SearchOptions()
         plan = self.plan(query, opts)
         if not plan.concepts:
-            return self._tagged_only(plan, opts, filters) if filters and filters.tags else []
+            if not (filters and filters.tags):
+                return plan, np.zeros(self.ix.n_passages, dtype=np.float32)
+            mask = self._filter_mask(filters)
+            scores = sum(self.ix.tag_scores(t) for t in filters.tags)
+            return plan, np.where(mask, scores, 0) if mask is not None else scores
         scores = self.phrases.apply(plan, self.score(plan, opts, filters))
         if opts.expand and any(not c.phrases for c in plan.concepts):
             rows, top_scores = top_k(scores, opts.expand_docs)
@@ -77,9 +97,7 @@ class Searcher:
                 plan.expansion = self._expansion(plan, rows, top_scores, opts)
                 if plan.expansion:
                     scores = self.phrases.apply(plan, self.score(plan, opts, filters))
-        fetch = opts.k * 4 + 20 if opts.fold_duplicates else opts.k
-        rows, row_scores = top_k(scores, fetch)
-        return self.hits.build(plan, rows, row_scores, opts)
+        return plan, scores
 
     def _filter_mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None:
@@ -91,11 +109,9 @@ class Searcher:
             mask = has if mask is None else mask & has
         return mask
 
-    def _tagged_only(self, plan: QueryPlan, opts: SearchOptions, filters: Filters) -> list[Hit]:
+    def _tagged_only(self, plan: QueryPlan, scores: np.ndarray, opts: SearchOptions, filters: Filters) -> list[Hit]:
         """No words, only --tag: the passages with the tags, most confident first."""
-        mask = self._filter_mask(filters)
-        scores = sum(self.ix.tag_scores(t) for t in filters.tags)
-        rows, row_scores = top_k(np.where(mask, scores, 0) if mask is not None else scores, opts.k * 4 + 20)
+        rows, row_scores = top_k(scores, opts.k * 4 + 20)
         return self.hits.build(plan, rows, row_scores, opts, evidence_of=filters.tags)
 
     def _expansion(
