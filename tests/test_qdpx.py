@@ -112,8 +112,9 @@ def test_zip_layout(project: qdpx.QdaProject, tmp_path: Path) -> None:
     assert not list(out.parent.glob("*.tmp"))  # the temp file was moved, not left behind
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
-        assert names == {"project.qde"} | {f"sources/{s.guid}.txt" for s in project.sources}
-        for source in project.sources:
+        texts = [*project.sources, *project.notes]  # memos are text files too
+        assert names == {"project.qde"} | {f"sources/{t.guid}.txt" for t in texts}
+        for source in texts:
             # verbatim UTF-8, no BOM, no newline translation: positions stay valid
             assert zf.read(f"sources/{source.guid}.txt") == source.text.encode("utf-8")
         root = etree.fromstring(zf.read("project.qde"))
@@ -253,7 +254,8 @@ def test_read_tolerates_other_layouts(project: qdpx.QdaProject, tmp_path: Path) 
     path = tmp_path / "andre.qdpx"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("project.qde", xml)
-        for s in project.sources:
+        for s in [*project.sources, *project.notes]:
             zf.writestr(f"Sources/{s.guid}.txt", b"\xef\xbb\xbf" + s.text.encode("utf-8"))
     back = qdpx.read_qdpx(path)
     assert [s.text for s in back.sources] == [s.text for s in project.sources]
+    assert [n.text for n in back.notes] == [n.text for n in project.notes]
