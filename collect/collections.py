@@ -12,11 +12,12 @@ now holds other words) or ``vanished``.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,11 +70,28 @@ CREATE TABLE IF NOT EXISTS codes (
     PRIMARY KEY (item, code)
 );
 """
+# The hierarchy of the researcher's codes (format 2): a code's parent code.
+CODE_TREE = """
+CREATE TABLE IF NOT EXISTS code_tree (
+    code TEXT PRIMARY KEY,
+    parent TEXT NOT NULL CHECK (parent != code)
+);
+"""
+SCHEMA += CODE_TREE
 
 
-# The collections file's format, in SQLite's user_version; a change is a new
-# step here and a named migration in index/migrations.py.
-COLLECTIONS_FORMAT = 1
+# The collections file's format, in SQLite's user_version. A change of the
+# schema is a new step in _STEPS (from the format before it to its own),
+# applied in order when an older file is opened, in one transaction.
+COLLECTIONS_FORMAT = 2
+
+
+def _v2_code_tree(db: sqlite3.Connection) -> None:
+    """Format 2: the researcher's codes get parents (a hierarchy across collections)."""
+    db.execute(CODE_TREE)
+
+
+_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _v2_code_tree}
 
 
 def _now() -> str:
@@ -135,6 +153,28 @@ class Collection:
         }
 
 
+@dataclass
+class CodeInfo:
+    """One of the researcher's codes: its parent, depth in the tree, and the
+    passages it codes in all collections and in each."""
+
+    name: str
+    parent: str | None
+    depth: int
+    passages: int
+    collections: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _code_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise PlansokError("a code needs a name")
+    return name
+
+
 class Collections:
     """The collections of one index directory."""
 
@@ -155,8 +195,11 @@ class Collections:
                 f"{COLLECTIONS_FORMAT}); upgrade plansok"
             )
         if version < COLLECTIONS_FORMAT:
-            # Format 1 is the schema below; files written before it was numbered hold the same tables.
-            self.db.execute(f"PRAGMA user_version = {COLLECTIONS_FORMAT}")
+            # Format 1 is the first schema; files written before it was numbered hold the same tables.
+            with self._tx():
+                for step in range(max(version, 1) + 1, COLLECTIONS_FORMAT + 1):
+                    _STEPS[step](self.db)
+                self.db.execute(f"PRAGMA user_version = {COLLECTIONS_FORMAT}")
 
     def close(self) -> None:
         self.db.close()
@@ -275,13 +318,121 @@ class Collections:
                 if remove:
                     self.db.execute("DELETE FROM codes WHERE item = ? AND code = ?", (item, c))
                 else:
-                    self.db.execute("INSERT OR IGNORE INTO codes VALUES (?, ?)", (item, c.strip()))
+                    self.db.execute("INSERT OR IGNORE INTO codes VALUES (?, ?)", (item, _code_name(c)))
             self._touch(name)
 
     def item_memo(self, name: str, ref: str, memo: str) -> None:
         item = self._item_id(name, ref)
         self.db.execute("UPDATE items SET memo = ? WHERE id = ?", (memo, item))
         self._touch(name)
+
+    # -- the researcher's codes, across collections ------------------------------------
+    def code_parents(self) -> dict[str, str]:
+        """Each code that has a parent, and its parent."""
+        return dict(self.db.execute("SELECT code, parent FROM code_tree"))
+
+    def _code_names(self) -> set[str]:
+        used = {c for (c,) in self.db.execute("SELECT DISTINCT code FROM codes")}
+        return used | {n for pair in self.db.execute("SELECT code, parent FROM code_tree") for n in pair}
+
+    def _known_code(self, code: str) -> str:
+        known = self._code_names()
+        if code not in known:
+            close = difflib.get_close_matches(code, sorted(known), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            listed = ", ".join(sorted(known)[:10]) or "none yet"
+            raise PlansokError(f"no code {code!r}{hint} (codes: {listed}; see `plansok codes`)")
+        return code
+
+    def codes(self) -> list[CodeInfo]:
+        """Every code of the researcher with the passages it codes, in each
+        collection; parents before their children, siblings by name."""
+        counts: dict[str, dict[str, int]] = {}
+        for code, collection, n in self.db.execute(
+            "SELECT c.code, i.collection, COUNT(*) FROM codes c JOIN items i ON i.id = c.item "
+            "GROUP BY c.code, i.collection"
+        ):
+            counts.setdefault(code, {})[collection] = n
+        parents = self.code_parents()
+        names = set(counts) | set(parents) | set(parents.values())
+        children: dict[str | None, list[str]] = {}
+        for name in names:
+            children.setdefault(parents.get(name), []).append(name)
+        out: list[CodeInfo] = []
+
+        def walk(parent: str | None, depth: int) -> None:
+            for name in sorted(children.get(parent, []), key=str.casefold):
+                by_collection = counts.get(name, {})
+                out.append(
+                    CodeInfo(name, parent, depth, sum(by_collection.values()), dict(sorted(by_collection.items())))
+                )
+                walk(name, depth + 1)
+
+        walk(None, 0)
+        return out
+
+    def rename_code(self, old: str, new: str) -> int:
+        """Rename a code in every collection (and in the hierarchy). Returns the
+        number of passages it codes. Renaming onto an existing code is a merge:
+        use ``merge_codes``."""
+        new = _code_name(new)
+        self._known_code(old)
+        if new == old:
+            return self._coded(old)
+        if new in self._code_names():
+            raise PlansokError(
+                f"code {new!r} exists already; to put {old!r} into it, merge them (plansok codes --merge)"
+            )
+        with self._tx():
+            self.db.execute("UPDATE codes SET code = ? WHERE code = ?", (new, old))
+            self.db.execute("UPDATE code_tree SET code = ? WHERE code = ?", (new, old))
+            self.db.execute("UPDATE code_tree SET parent = ? WHERE parent = ?", (new, old))
+        return self._coded(new)
+
+    def merge_codes(self, source: str, target: str) -> int:
+        """Put every passage coded ``source`` under ``target`` (a passage with
+        both keeps one) and drop ``source``; its child codes move to ``target``.
+        Returns the number of passages ``target`` codes afterwards."""
+        target = _code_name(target)
+        self._known_code(source)
+        if source == target:
+            raise PlansokError(f"cannot merge code {source!r} into itself")
+        with self._tx():
+            self.db.execute(
+                "INSERT OR IGNORE INTO codes (item, code) SELECT item, ? FROM codes WHERE code = ?", (target, source)
+            )
+            self.db.execute("DELETE FROM codes WHERE code = ?", (source,))
+            self.db.execute("UPDATE code_tree SET parent = ? WHERE parent = ? AND code != ?", (target, source, target))
+            self.db.execute("DELETE FROM code_tree WHERE parent = ? AND code = ?", (source, target))
+            # target takes source's place in the tree when it has none of its own
+            self.db.execute(
+                "INSERT OR IGNORE INTO code_tree (code, parent) SELECT ?, parent FROM code_tree "
+                "WHERE code = ? AND parent != ?",
+                (target, source, target),
+            )
+            self.db.execute("DELETE FROM code_tree WHERE code = ?", (source,))
+        return self._coded(target)
+
+    def set_code_parent(self, child: str, parent: str | None) -> None:
+        """Make ``parent`` the parent of code ``child`` (a new name makes a
+        grouping code), or, with ``None``, put ``child`` at the top."""
+        self._known_code(child)
+        if parent is None:
+            self.db.execute("DELETE FROM code_tree WHERE code = ?", (child,))
+            return
+        parent = _code_name(parent)
+        up: str | None = parent
+        parents = self.code_parents()
+        seen = set()
+        while up is not None and up not in seen:
+            if up == child:
+                raise PlansokError(f"code {parent!r} is {child!r} or below it; a code cannot be its own ancestor")
+            seen.add(up)
+            up = parents.get(up)
+        self.db.execute("INSERT OR REPLACE INTO code_tree (code, parent) VALUES (?, ?)", (child, parent))
+
+    def _coded(self, code: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM codes WHERE code = ?", (code,)).fetchone()[0])
 
     # -- reading -----------------------------------------------------------------------
     def get(self, name: str, store=None) -> Collection:  # store: plansok.index.store.IndexStore

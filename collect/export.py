@@ -1,6 +1,7 @@
 """Exports a researcher can open elsewhere: CSV and XLSX tables of query results
 and collections (one row per passage, with the query and date recorded),
-BibTeX and RIS references for the documents, and REFI-QDA projects
+BibTeX and RIS references for the documents, a collection as a readable
+chain of evidence (Markdown, DOCX), and REFI-QDA projects and codebooks
 (``plansok.collect.qdpx``) for NVivo, ATLAS.ti, MAXQDA and QualCoder.
 """
 
@@ -287,3 +288,189 @@ def ris(docs: Sequence[DocumentMeta]) -> str:
 
 def write_text(path: Path, text: str) -> Path:
     return _atomic(path, text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- chain of evidence
+
+
+def collection_from_hits(hits: Sequence, query: str, filters: dict | None = None):  # -> Collection
+    """Query results as an unsaved collection, for the chain-of-evidence export."""
+    from plansok.collect.collections import Collection, Item
+
+    now = _now()
+    col = Collection(f"query {query}", "", now, now, [{"query": query, "filters": filters or {}, "run_at": now}])
+    for n, h in enumerate(hits, start=1):
+        p = h.passage
+        col.items.append(
+            Item(n, p.doc_id, p.ordinal, p.text, p.page_start, p.page_end, p.page_label, p.section, h.citation,
+                 h.doc.source_url, query, h.rank, h.score, list(h.tags))
+        )  # fmt: skip
+    return col
+
+
+@dataclass
+class _Entry:
+    heading: str
+    quote: str
+    fields: list[tuple[str, str]]
+
+
+@dataclass
+class _Evidence:
+    title: str
+    about: list[tuple[str, str]]
+    memo: str
+    queries: list[tuple[str, str]]  # (query, its filters and when it ran)
+    codes: list[tuple[str, int]]  # (code with its parents, passages)
+    entries: list[_Entry]
+    references: list[str]
+
+
+def _code_path(code: str, parents: dict[str, str]) -> str:
+    path, seen = [code], {code}
+    while (up := parents.get(path[0])) is not None and up not in seen:
+        path.insert(0, up)
+        seen.add(up)
+    return " › ".join(path)
+
+
+def _evidence(col, docs: dict[str, DocumentMeta], parents: dict[str, str], tag_labels: dict[str, str]) -> _Evidence:
+    filters_of = {q["query"]: _filters_text(q.get("filters")) for q in col.queries}
+    queries = []
+    for q in col.queries:
+        f = _filters_text(q.get("filters"))
+        queries.append((q["query"], (f"{f}; " if f else "") + (f"run {q['run_at']}" if q.get("run_at") else "")))
+    counts: dict[str, int] = {}
+    for item in col.items:
+        for code in item.codes:
+            counts[code] = counts.get(code, 0) + 1
+    codes = sorted(((_code_path(c, parents), n) for c, n in counts.items()), key=lambda x: x[0].casefold())
+    entries = []
+    for n, item in enumerate(col.items, start=1):
+        d = docs.get(item.doc_id)
+        page = f"{item.page_start}" + (f"-{item.page_end}" if item.page_end != item.page_start else "")
+        if item.page_label and item.page_label != str(item.page_start):
+            page += f" (printed page {item.page_label})"
+        fields = [
+            ("Document", f"{d.title} ({d.municipality}, {d.doc_type}, {d.period})" if d else item.doc_id),
+            ("Passage", item.passage_id),
+            ("Page", page),
+            ("Section", item.section or "–"),
+            ("Source", item.source_url or (d.source_url if d else "") or "–"),
+        ]
+        if item.query:
+            found = f"{item.query}" + (f" ({filters_of[item.query]})" if filters_of.get(item.query) else "")
+            if item.rank is not None:
+                found += f", rank {item.rank}"
+            fields.append(("Found by", found))
+        else:
+            fields.append(("Found by", "added by passage id"))
+        if item.tags:
+            fields.append(("Tags", "; ".join(f"{tag_labels.get(t['tag'], t['tag'])} ({t['confidence']:.2f})"
+                                             for t in item.tags)))  # fmt: skip
+        if item.codes:
+            fields.append(("Codes", "; ".join(_code_path(c, parents) for c in item.codes)))
+        if item.memo:
+            fields.append(("Memo", item.memo))
+        if item.status != "current":
+            where = f" (now {item.now.get('passage_id')}, page {item.now.get('page')})" if item.now else ""
+            fields.append(("Status", f"{item.status}{where}: the quote is as it was saved"))
+        entries.append(_Entry(f"{n}. {item.citation}", item.text, fields))
+    cited = [docs[i] for i in dict.fromkeys(item.doc_id for item in col.items) if i in docs]
+    references = [
+        f"{_issuer(d) or d.author}: {d.title}. {_year(d)}."
+        + (f" {d.source_url}" if d.source_url else "")
+        + f" [{d.doc_id}]"
+        for d in cited
+    ]
+    about = [("Collection", col.name), ("Passages", str(len(col.items))), ("Created", col.created),
+             ("Updated", col.updated), ("Exported", _now()), ("Tool", "plansok")]  # fmt: skip
+    return _Evidence(col.name, about, col.memo, queries, codes, entries, references)
+
+
+def _md_escape(text: str) -> str:
+    # Intraword underscores and a "#" inside a line are plain text in CommonMark; these are not.
+    return re.sub(r"([\\`*\[\]<|])", r"\\\1", text)
+
+
+def evidence_markdown(
+    col, docs: dict[str, DocumentMeta], parents: dict[str, str] | None = None, tag_labels: dict[str, str] | None = None
+) -> str:
+    """A collection as a readable chain of evidence: the memo (the finding),
+    the queries that found the passages, the codes, then each quote with its
+    citation (document, page, section, source URL), query, tags, codes and memo,
+    and the documents cited."""
+    ev = _evidence(col, docs, parents or {}, tag_labels or {})
+    out = [f"# Chain of evidence: {_md_escape(ev.title)}", ""]
+    out += [f"- **{k}:** {_md_escape(v)}" for k, v in ev.about] + [""]
+    out += ["## Memo", "", _md_escape(ev.memo) if ev.memo else "_(no memo)_", ""]
+    queries = [f"- `{q}`" + (f" ({_md_escape(how)})" if how else "") for q, how in ev.queries]
+    out += ["## Queries", ""] + (queries or ["_(passages added by id)_"]) + [""]
+    if ev.codes:
+        out += ["## Codes", "", "| code | passages |", "|---|---:|"]
+        out += [f"| {_md_escape(c)} | {n} |" for c, n in ev.codes] + [""]
+    out += ["## Evidence", ""]
+    for e in ev.entries:
+        out += [f"### {_md_escape(e.heading)}", ""]
+        out += ["> " + _md_escape(line) if line else ">" for line in e.quote.splitlines()] + [""]
+        out += [f"- **{k}:** {_md_escape(v)}" for k, v in e.fields] + [""]
+    if ev.references:
+        out += ["## Documents cited", ""] + [f"- {_md_escape(r)}" for r in ev.references] + [""]
+    return "\n".join(out)
+
+
+def write_evidence_docx(
+    col,
+    docs: dict[str, DocumentMeta],
+    path: Path,
+    parents: dict[str, str] | None = None,
+    tag_labels: dict[str, str] | None = None,
+) -> Path:
+    """The chain of evidence as a Word document (python-docx): headings, the
+    quotes as block quotes, a table of codes."""
+    from docx import Document
+    from docx.shared import Pt
+
+    ev = _evidence(col, docs, parents or {}, tag_labels or {})
+    doc = Document()
+    doc.core_properties.title = f"Chain of evidence: {ev.title}"
+    doc.core_properties.author = "plansok"
+    doc.add_heading(f"Chain of evidence: {ev.title}", level=0)
+    for k, v in ev.about:
+        para = doc.add_paragraph()
+        para.add_run(f"{k}: ").bold = True
+        para.add_run(_xlsx_value(v))
+    doc.add_heading("Memo", level=1)
+    doc.add_paragraph(_xlsx_value(ev.memo) if ev.memo else "(no memo)")
+    doc.add_heading("Queries", level=1)
+    for q, how in ev.queries:
+        para = doc.add_paragraph(style="List Bullet")
+        para.add_run(_xlsx_value(q)).bold = True
+        if how:
+            para.add_run(f" ({_xlsx_value(how)})")
+    if not ev.queries:
+        doc.add_paragraph("(passages added by id)")
+    if ev.codes:
+        doc.add_heading("Codes", level=1)
+        table = doc.add_table(rows=1, cols=2)
+        table.style = "Light List"
+        table.rows[0].cells[0].text, table.rows[0].cells[1].text = "code", "passages"
+        for code, n in ev.codes:
+            row = table.add_row().cells
+            row[0].text, row[1].text = _xlsx_value(code), str(n)
+    doc.add_heading("Evidence", level=1)
+    for e in ev.entries:
+        doc.add_heading(_xlsx_value(e.heading), level=2)
+        quote = doc.add_paragraph(_xlsx_value(e.quote), style="Intense Quote")
+        quote.paragraph_format.space_after = Pt(6)
+        for k, v in e.fields:
+            para = doc.add_paragraph(style="List Bullet")
+            para.add_run(f"{k}: ").bold = True
+            para.add_run(_xlsx_value(v))
+    if ev.references:
+        doc.add_heading("Documents cited", level=1)
+        for r in ev.references:
+            doc.add_paragraph(_xlsx_value(r), style="List Bullet")
+    buf = io.BytesIO()
+    doc.save(buf)
+    return _atomic(Path(path), buf.getvalue())

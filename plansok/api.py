@@ -391,10 +391,13 @@ class Index:
         filters: Filters | None = None,
     ) -> ExportResult:
         """Write the hits of ``query`` or the passages of ``collection`` as
-        ``fmt``: csv, xlsx, bibtex, ris or qdpx (REFI-QDA project)."""
+        ``fmt``: csv, xlsx, bibtex, ris, qdpx (REFI-QDA project), md or docx
+        (a chain of evidence); qdc writes the codebook (needs neither)."""
         from plansok.collect import export
         from plansok.collect.qdpx_project import Quote, write_project
 
+        if fmt == "qdc":
+            return self.export_codebook_qdc(out)
         if (query is None) == (collection is None):
             raise PlansokError("export needs a query or a collection (one of them)")
         if fmt not in EXPORT_FORMATS:
@@ -410,6 +413,7 @@ class Index:
             ]
             title, memo, queries = col.name, col.memo, [q["query"] for q in col.queries]
         else:
+            col = None
             filters = filters or Filters()
             hits = self.search(str(query), k=k, filters=filters)
             table = export.hits_table(hits, str(query), filters.__dict__)
@@ -428,12 +432,51 @@ class Index:
             path = export.write_text(out, export.bibtex(cited))
         elif fmt == "ris":
             path = export.write_text(out, export.ris(cited))
+        elif fmt in ("md", "docx"):
+            evidence = col if col is not None else export.collection_from_hits(hits, str(query), filters.__dict__)
+            parents = self.collections().code_parents()
+            labels = {t.id: t.label for t in self.codebook().tags}
+            if fmt == "md":
+                path = export.write_text(out, export.evidence_markdown(evidence, docs, parents, labels))
+            else:
+                path = export.write_evidence_docx(evidence, docs, out, parents, labels)
         else:
-            path = write_project(self, quotes, out, title, memo, queries)
+            path = write_project(self, quotes, out, title, memo, queries, self.collections().code_parents())
         return ExportResult(Path(path), len(table.rows), len(doc_ids))
 
+    # -- the researcher's codes, across collections -------------------------------------
+    def codes(self) -> CodesResult:
+        """The researcher's codes with their parents and the passages each codes, per collection."""
+        return CodesResult(self.collections().codes())
 
-EXPORT_FORMATS = ("csv", "xlsx", "bibtex", "ris", "qdpx")
+    def rename_code(self, old: str, new: str) -> CodesResult:
+        """Rename a code in every collection; its codings and children stay."""
+        n = self.collections().rename_code(old, new)
+        return CodesResult(self.collections().codes(), f"renamed {old!r} to {new!r} ({n} passages)")
+
+    def merge_codes(self, source: str, target: str) -> CodesResult:
+        """Recode every passage coded ``source`` as ``target`` and drop ``source``."""
+        n = self.collections().merge_codes(source, target)
+        return CodesResult(self.collections().codes(), f"merged {source!r} into {target!r} ({n} passages)")
+
+    def set_code_parent(self, child: str, parent: str | None) -> CodesResult:
+        """Put code ``child`` under ``parent`` (None: at the top)."""
+        self.collections().set_code_parent(child, parent)
+        where = f"under {parent!r}" if parent else "at the top"
+        return CodesResult(self.collections().codes(), f"{child!r} is now {where}")
+
+    def export_codebook_qdc(self, out: str | Path) -> ExportResult:
+        """The codebook as REFI-QDA ``.qdc``: plansok's theory and theme tags and
+        the researcher's codes with their hierarchy (validated against the schema)."""
+        from plansok.collect.qdpx_project import write_codebook
+
+        cols = self.collections()
+        own = [c.name for c in cols.codes()]
+        path = write_codebook(self.codebook(), own, cols.code_parents(), Path(out))
+        return ExportResult(path, 0, 0, codes=len(self.codebook().tags) + len(own))
+
+
+EXPORT_FORMATS = ("csv", "xlsx", "bibtex", "ris", "qdpx", "md", "docx", "qdc")
 
 
 @dataclass
@@ -441,9 +484,22 @@ class ExportResult:
     path: Path
     passages: int
     documents: int
+    codes: int | None = None  # a codebook export: the codes written
 
     def to_dict(self) -> dict[str, Any]:
-        return {"written": str(self.path), "passages": self.passages, "documents": self.documents}
+        out: dict[str, Any] = {"written": str(self.path), "passages": self.passages, "documents": self.documents}
+        if self.codes is not None:
+            out["codes"] = self.codes
+        return out
+
+
+@dataclass
+class CodesResult:
+    codes: list[Any]  # plansok.collect.collections.CodeInfo, parents before children
+    changed: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"changed": self.changed, "codes": [c.to_dict() for c in self.codes]}
 
 
 @dataclass

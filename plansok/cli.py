@@ -273,19 +273,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="export a collection or query results: REFI-QDA (.qdpx), CSV, XLSX, BibTeX, RIS",
+        help="export a collection or query results: REFI-QDA (.qdpx, .qdc), CSV, XLSX, BibTeX, RIS, Markdown, DOCX",
         description="qdpx: a REFI-QDA project for NVivo, ATLAS.ti, MAXQDA and QualCoder (sources, codes from "
-        "the codebook and your own, codings at exact character positions, memos). csv/xlsx: one row per "
-        "passage with citation, text, tags, codes and memo, and the query and date. bibtex/ris: references "
-        "for the documents.",
+        "the codebook and your own, codings at exact character positions, memos, one case per document with "
+        "municipality, kommunenummer, type, period and standard). md/docx: the chain of evidence, readable: "
+        "memo, queries, codes, each quote with its citation. csv/xlsx: one row per passage with citation, "
+        "text, tags, codes and memo, and the query and date. bibtex/ris: references for the documents. "
+        "qdc: the codebook (theory and theme tags, your codes and their hierarchy) as REFI-QDA; needs no "
+        "--collection or --query.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok export --collection fattigdom --format qdpx --out fattigdom.qdpx\n"
+        "  plansok export --collection fattigdom --format docx --out fattigdom.docx   # or md\n"
+        '  plansok export --query "barnefattigdom" --kommune Gol --format md --out gol.md\n'
+        "  plansok export --format qdc --out kodebok.qdc",
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--collection", metavar="NAME", help="export this collection")
     src.add_argument("--query", metavar="QUERY", help="export the hits of this query")
-    p.add_argument("--format", required=True, choices=["qdpx", "csv", "xlsx", "bibtex", "ris"])
+    p.add_argument("--format", required=True, choices=["qdpx", "csv", "xlsx", "bibtex", "ris", "md", "docx", "qdc"])
     p.add_argument("--out", required=True, type=Path, metavar="FILE")
     p.add_argument("-k", type=int, default=50, help="hits to export with --query (default 50)")
     _filter_args(p)
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "codes",
+        help="your codes across collections, with counts; rename, merge, parent codes",
+        description="Lists the codes you gave passages in all collections (plansok collect NAME --code ITEM "
+        "CODE), each with its passages per collection, as a tree of parent and child codes. A rename or merge "
+        "changes every collection at once and keeps every coding; the hierarchy goes into the .qdpx and .qdc "
+        "exports.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok codes                                        list codes, counts, hierarchy\n"
+        '  plansok codes --rename "statleg ansvar" "statlig ansvar"\n'
+        '  plansok codes --merge "NAV-ansvar" "statlig ansvar"   recode NAV-ansvar as statlig ansvar\n'
+        '  plansok codes --parent "statlig ansvar" "ansvar"      put a code under a (new) parent code\n'
+        '  plansok codes --unparent "statlig ansvar"             back to the top',
+    )
+    act = p.add_mutually_exclusive_group()
+    act.add_argument("--rename", nargs=2, metavar=("OLD", "NEW"), help="rename a code in every collection")
+    act.add_argument("--merge", nargs=2, metavar=("CODE", "INTO"), help="recode CODE as INTO and drop CODE")
+    act.add_argument("--parent", nargs=2, metavar=("CHILD", "PARENT"), help="make PARENT the parent of CHILD")
+    act.add_argument("--unparent", metavar="CHILD", help="put CHILD at the top of the tree")
     _index_arg(p)
     _json_arg(p)
 
@@ -725,8 +757,44 @@ def cmd_show_collection(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def cmd_codes(args: argparse.Namespace) -> int:
     ix = _open(args)
+    if args.rename:
+        result = ix.rename_code(*args.rename)
+    elif args.merge:
+        result = ix.merge_codes(*args.merge)
+    elif args.parent:
+        result = ix.set_code_parent(*args.parent)
+    elif args.unparent:
+        result = ix.set_code_parent(args.unparent, None)
+    else:
+        result = ix.codes()
+    if args.json:
+        _emit_json(result.to_dict())
+        return 0
+    if result.changed:
+        print(result.changed)
+    if not result.codes:
+        print("no codes yet (code a passage with: plansok collect NAME --code ITEM CODE)")
+        return 0
+    width = max(len("  " * c.depth + c.name) for c in result.codes)
+    for c in result.codes:
+        where = ", ".join(f"{name} {n}" for name, n in c.collections.items())
+        print(f"{'  ' * c.depth + c.name:<{width}}  {c.passages:>4}" + (f"  ({where})" if where else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format != "qdc" and not (args.collection or args.query):
+        raise PlansokError(f"--format {args.format} exports a collection or a query: give --collection or --query")
+    ix = _open(args)
+    if args.format == "qdc":
+        result = ix.export_codebook_qdc(args.out)
+        if args.json:
+            _emit_json(result.to_dict())
+        else:
+            print(f"wrote {result.path}: {result.codes} codes (tags and your codes)")
+        return 0
     result = ix.export(
         args.out,
         args.format,
@@ -753,6 +821,7 @@ COMMANDS = {
     "collections": cmd_collections,
     "show-collection": cmd_show_collection,
     "export": cmd_export,
+    "codes": cmd_codes,
     "codebook": cmd_codebook,
 }
 

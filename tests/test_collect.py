@@ -11,6 +11,7 @@ import pytest
 from plansok.api import Index
 from plansok.cli import main
 from plansok.collect import export
+from plansok.errors import PlansokError
 
 P1 = (
     "Kommunen skal redusere barnefattigdom gjennom tidlig innsats og gratis fritidsaktiviteter for barn i "
@@ -151,3 +152,143 @@ def test_qdpx_export_codes_the_exact_passages(ix: Index, tmp_path: Path, write_p
     assert source.text[memo.start : memo.end] in saved
     assert any("no longer in the index" in s.name for s in project.sources)
     assert any("Funn om ansvar" in n.text for n in project.notes)
+
+
+def _codings(ix: Index) -> dict[str, set[str]]:
+    """code -> passage ids it codes, over all collections."""
+    out: dict[str, set[str]] = {}
+    cols = ix.collections()
+    for c in cols.names():
+        for item in cols.get(c["name"]).items:
+            for code in item.codes:
+                out.setdefault(code, set()).add(f"{c['name']}:{item.passage_id}")
+    return out
+
+
+def test_codes_rename_merge_and_hierarchy_keep_every_coding(ix: Index) -> None:
+    ix.collect("a", "barnefattigdom OR sosialhjelp OR utleieboliger", k=10)
+    ix.collect("b", "sosialhjelp", k=5)
+    cols = ix.collections()
+    a, b = cols.get("a").items, cols.get("b").items
+    assert len(a) == 3 and len(b) >= 1
+    cols.code("a", a[0].passage_id, ["statleg ansvar", "NAV"])
+    cols.code("a", a[1].passage_id, ["NAV-ansvar"])
+    cols.code("b", b[0].passage_id, ["NAV-ansvar", "NAV"])
+    listed = {c.name: c for c in ix.codes().codes}
+    assert listed["NAV"].passages == 2 and listed["NAV"].collections == {"a": 1, "b": 1}
+    before = _codings(ix)
+
+    result = ix.rename_code("statleg ansvar", "statlig ansvar")
+    assert "1 passages" in result.changed
+    after = _codings(ix)
+    assert after["statlig ansvar"] == before["statleg ansvar"] and "statleg ansvar" not in after
+
+    ix.merge_codes("NAV-ansvar", "NAV")
+    after = _codings(ix)
+    assert after["NAV"] == before["NAV"] | before["NAV-ansvar"] and "NAV-ansvar" not in after
+    assert {c.name for c in ix.codes().codes} == {"NAV", "statlig ansvar"}
+
+    ix.set_code_parent("NAV", "ansvar")  # a new grouping code
+    ix.set_code_parent("statlig ansvar", "ansvar")
+    tree = [(c.name, c.depth, c.parent) for c in ix.codes().codes]
+    assert tree == [("ansvar", 0, None), ("NAV", 1, "ansvar"), ("statlig ansvar", 1, "ansvar")]
+    with pytest.raises(PlansokError, match="own ancestor"):
+        ix.set_code_parent("ansvar", "NAV")
+    with pytest.raises(PlansokError, match="exists already"):
+        ix.rename_code("NAV", "statlig ansvar")
+    with pytest.raises(PlansokError, match="did you mean 'NAV'"):
+        ix.merge_codes("NAW", "NAV")
+    # a rename of a parent keeps its children, a merge of a parent hands them on
+    ix.rename_code("ansvar", "ansvarsplassering")
+    assert {c.name: c.parent for c in ix.codes().codes}["NAV"] == "ansvarsplassering"
+    assert _codings(ix)["NAV"] == before["NAV"] | before["NAV-ansvar"]
+
+
+def test_old_collections_files_are_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from plansok.collect.collections import COLLECTIONS_FORMAT, SCHEMA, Collections
+
+    db = sqlite3.connect(tmp_path / "collections.sqlite")
+    db.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS code_tree")[0])  # format 1: no code_tree
+    db.execute("INSERT INTO collections VALUES ('gammal', 'memo', '2024-01-01', '2024-01-01')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    cols = Collections(tmp_path)
+    assert cols.db.execute("PRAGMA user_version").fetchone()[0] == COLLECTIONS_FORMAT == 2
+    assert cols.get("gammal").memo == "memo" and cols.codes() == []
+    cols.close()
+
+
+def test_codebook_qdc_validates_and_carries_the_hierarchy(ix: Index, tmp_path: Path) -> None:
+    from lxml import etree
+
+    from plansok.collect.qdpx import CODEBOOK_NS, validate_codebook
+
+    ix.collect("a", "barnefattigdom", k=1)
+    ix.collections().code("a", "1", ["NAV"])
+    ix.set_code_parent("NAV", "ansvar")
+    result = ix.export_codebook_qdc(tmp_path / "kodebok.qdc")
+    xml = result.path.read_bytes()
+    assert validate_codebook(xml) == []
+    root = etree.fromstring(xml)
+    q = {"c": CODEBOOK_NS}
+    tops = [c.get("name") for c in root.findall("c:Codes/c:Code", q)]
+    assert tops == ["Teoriar / theories", "Tema / themes", "Eigne kodar / own codes"]
+    labels = {t.label for t in ix.codebook().tags}
+    assert labels <= {c.get("name") for c in root.iter(f"{{{CODEBOOK_NS}}}Code")}
+    nav = root.find(".//c:Code[@name='ansvar']/c:Code[@name='NAV']", q)
+    assert nav is not None and nav.get("isCodable") == "true"
+    # the same file from the CLI, and the codes command prints the tree
+    out = tmp_path / "cli.qdc"
+    assert main(["export", "--format", "qdc", "--out", str(out), "--index", str(ix.path)]) == 0
+    assert validate_codebook(out.read_bytes()) == []
+
+
+def test_cli_codes(ix: Index, capsys: pytest.CaptureFixture[str]) -> None:
+    ix.collect("a", "barnefattigdom OR sosialhjelp", k=5)
+    ix.collections().code("a", "1", ["statleg ansvar"])
+    idx = str(ix.path)
+    assert main(["codes", "--rename", "statleg ansvar", "statlig ansvar", "--index", idx]) == 0
+    assert main(["codes", "--parent", "statlig ansvar", "ansvar", "--index", idx]) == 0
+    capsys.readouterr()
+    assert main(["codes", "--index", idx]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["ansvar", "0"] and lines[1].split()[:3] == ["statlig", "ansvar", "1"]
+    assert main(["codes", "--json", "--index", idx]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in data["codes"]] == ["ansvar", "statlig ansvar"]
+    assert main(["codes", "--merge", "nosuch", "ansvar", "--index", idx]) == 2
+    assert "no code 'nosuch'" in capsys.readouterr().err
+
+
+def test_chain_of_evidence_markdown_and_docx(ix: Index, tmp_path: Path) -> None:
+    from docx import Document
+
+    ix.collect("funn", "barnefattigdom OR sosialhjelpsmottakere", k=5)
+    cols = ix.collections()
+    cols.code("funn", "1", ["tidlig innsats"])
+    cols.item_memo("funn", "1", "Tiltak mot barnefattigdom, med NAV")
+    cols.set_memo("funn", "Gol knyter barnefattigdom til NAV og skolen")
+    col = cols.get("funn", ix.store)
+    md_path = ix.export(tmp_path / "funn.md", "md", collection="funn").path
+    md = md_path.read_text(encoding="utf-8")
+    assert "## Memo\n\nGol knyter barnefattigdom til NAV og skolen" in md
+    assert "`barnefattigdom OR sosialhjelpsmottakere`" in md
+    assert "| tidlig innsats | 1 |" in md
+    for item in col.items:
+        assert item.citation in md and item.text.split()[0] in md
+    assert "**Source:** https://www.gol.kommune.no/plan.pdf" in md
+    assert "**Page:** 1" in md and "**Memo:** Tiltak mot barnefattigdom, med NAV" in md
+    assert "**Found by:** barnefattigdom OR sosialhjelpsmottakere, rank 1" in md
+    docx_path = ix.export(tmp_path / "funn.docx", "docx", collection="funn").path
+    doc = Document(str(docx_path))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "Gol knyter barnefattigdom til NAV og skolen" in text
+    assert all(item.text in text for item in col.items)
+    assert "Memo: Tiltak mot barnefattigdom, med NAV" in text
+    assert doc.tables[0].rows[1].cells[0].text == "tidlig innsats"
+    # query results make a chain of evidence too
+    q = ix.export(tmp_path / "q.md", "md", query="utleieboliger").path.read_text(encoding="utf-8")
+    assert "Hol, " in q and "**Found by:** utleieboliger, rank 1" in q
