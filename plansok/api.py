@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plansok.analysis import ANALYSIS_VERSION
 from plansok.errors import IndexError_, PlansokError
@@ -24,6 +24,10 @@ from plansok.index.store import IndexStore
 from plansok.models import DocumentMeta, Hit, Page, Passage, cite
 from plansok.query.filters import check_filters, explain_empty
 from plansok.query.search import Filters, Searcher, SearchOptions
+
+if TYPE_CHECKING:
+    from plansok.views.frequencies import Collocations, Frequencies, Keyness
+    from plansok.views.kwic import Concordance
 
 DEFAULT_INDEX = "plansok-index"
 
@@ -474,6 +478,109 @@ class Index:
         own = [c.name for c in cols.codes()]
         path = write_codebook(self.codebook(), own, cols.code_parents(), Path(out))
         return ExportResult(path, 0, 0, codes=len(self.codebook().tags) + len(own))
+
+    # -- analysis views: concordance, frequencies, keyness, collocations ---------------
+    def _view_filters(self, filters: Filters | None) -> Filters:
+        """The filters checked as search checks them (unknown values are errors)."""
+        filters = filters or Filters()
+        check_filters(filters, self.documents())
+        if filters.tags:
+            known = set(self.codebook().ids)
+            unknown = [t for t in filters.tags if t not in known]
+            if unknown:
+                raise PlansokError(f"unknown tag(s) {', '.join(unknown)}; tags are: {', '.join(sorted(known))}")
+        return filters
+
+    def kwic(
+        self,
+        query: str,
+        filters: Filters | None = None,
+        *,
+        within: int | None = None,
+        width: int = 60,
+        sort: str = "doc",
+        limit: int | None = None,
+    ) -> Concordance:
+        """Every occurrence of ``query`` with ``width`` characters of context on
+        each side, cited to the page it stands on, as ``search`` matches it
+        (lemmas in both standards, compounds). ``within``: a phrase's words, or
+        a compound's parts standing apart, up to that many words apart.
+        ``sort``: doc, left or right (by the words next to the keyword)."""
+        from plansok.views.kwic import concordance
+
+        filters = self._view_filters(filters)
+        if not query.strip():
+            raise PlansokError("kwic needs a query (a word, a phrase in quotes, or words joined by OR)")
+        result = concordance(self.searcher(), query, filters, within=within, width=width, sort=sort, limit=limit)
+        if not result.total and not result.message:
+            result.message = self.why_empty(query, filters)
+            if '"' in query and within is None:
+                result.message += "; a phrase must stand word for word (within=N lets its words stand apart)"
+        return result
+
+    def frequencies(self, filters: Filters | None = None, *, by: str | None = None, top: int = 30) -> Frequencies:
+        """The ``top`` content-word lemmas (both standards folded to bokmål, stop
+        words out) of the documents the filters select, overall or ``by``
+        document, municipality, type or year."""
+        from plansok.views.frequencies import frequencies
+
+        filters = self._view_filters(filters)
+        result = frequencies(self.searcher(), filters, by=by, top=top)
+        if not result.groups:
+            result.message = explain_empty(filters, self.documents()) or result.message
+        return result
+
+    def keyness(
+        self,
+        filters: Filters,
+        against: Filters | None = None,
+        *,
+        min_freq: int = 5,
+        top: int = 30,
+        sort: str = "ll",
+        max_p: float | None = None,
+    ) -> Keyness:
+        """Lemmas typical of the passages ``filters`` selects against the rest
+        of the index (or against the passages ``against`` selects): G² with
+        its p-value and the log ratio, sorted by G² (``sort="ll"``) or by
+        log ratio (``"ratio"``); see ``plansok.views.frequencies``."""
+        from plansok.views.frequencies import keyness
+
+        filters = self._view_filters(filters)
+        if against is not None:
+            against = self._view_filters(against)
+        if not (filters.kinds or filters.tags):
+            raise PlansokError("keyness needs a subset: give filters (e.g. --kommune Gol or --type samfunnsdel)")
+        docs = self.documents()
+        for side, f in (("the subset", filters), ("the reference (--against)", against)):
+            reason = explain_empty(f, docs) if f is not None else None
+            if reason:
+                raise PlansokError(f"{side}: {reason}")
+        return keyness(self.searcher(), filters, against, min_freq=min_freq, top=top, sort=sort, max_p=max_p)
+
+    def collocations(
+        self,
+        query: str,
+        filters: Filters | None = None,
+        *,
+        window: int = 5,
+        min_freq: int = 3,
+        measure: str = "ll",
+        top: int = 30,
+    ) -> Collocations:
+        """Lemmas standing within ``window`` content words of ``query`` more
+        often than chance, scored by G² (``measure="ll"``) or MI, with counts."""
+        from plansok.views.frequencies import collocations
+
+        filters = self._view_filters(filters)
+        if not query.strip():
+            raise PlansokError("collocations needs a query (the word whose neighbours to count)")
+        result = collocations(
+            self.searcher(), query, filters, window=window, min_freq=min_freq, measure=measure, top=top
+        )
+        if not result.occurrences:
+            result.message = self.why_empty(query, filters)
+        return result
 
 
 EXPORT_FORMATS = ("csv", "xlsx", "bibtex", "ris", "qdpx", "md", "docx", "qdc")
