@@ -321,6 +321,129 @@ def build_parser() -> argparse.ArgumentParser:
     _index_arg(p)
     _json_arg(p)
 
+    p = sub.add_parser(
+        "kwic",
+        help="concordance: every occurrence of a word or phrase with its context and citation",
+        description="One line per occurrence: left context, the keyword, right context, and the citation of "
+        "the page it stands on. Words match as `plansok query` matches them: inflections, the other written "
+        "standard (barnefattigdomen, tenester) and compounds (fattigdom finds barnefattigdommen); each line "
+        "says how (word, compound, stem, phrase, near).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok kwic barnefattigdom                       every occurrence, in document order\n"
+        "  plansok kwic barnefattigdom --within 3            also 'fattigdom blant barn', 'barn i fattigdom'\n"
+        "  plansok kwic '\"fattigdom blant barn\"'             a phrase\n"
+        "  plansok kwic '\"fattigdom barn\"' --within 3        its words up to 3 words apart, in any order\n"
+        "  plansok kwic tenester --kommune Gol --sort right  sorted by the words after the keyword\n"
+        "  plansok kwic sosialhjelp --out kwic.csv           all lines as CSV (or .json)",
+    )
+    p.add_argument("query", nargs="+", help="a word, a phrase in quotes, words joined by OR; -word excludes")
+    _filter_args(p)
+    p.add_argument(
+        "--within",
+        type=int,
+        metavar="N",
+        help="a phrase's words (and a compound query word's parts standing as words of their own) "
+        "may stand up to N words apart, in any order, within one sentence",
+    )
+    p.add_argument("--width", type=int, default=50, metavar="CHARS", help="context on each side (default 50)")
+    p.add_argument(
+        "--sort",
+        choices=["doc", "left", "right"],
+        default="doc",
+        help="doc: document order (default); left/right: by the words before/after the keyword",
+    )
+    p.add_argument(
+        "-n",
+        "--limit",
+        type=int,
+        metavar="N",
+        help="at most N lines (default 200 printed, all with --out; 0: all)",
+    )
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the lines as CSV or JSON (by the suffix)")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "freq",
+        help="lemma frequencies of content words, overall or by document, municipality, type or year",
+        description="Counts content words by lemma: nynorsk and bokmål folded to bokmål lemmas "
+        "(tenestene and tjenestene are both tjeneste), stop words, numbers and one-letter words left out, "
+        "a compound counted as itself. Rates are per 10,000 content words of the group.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok freq --top 20                         the 20 commonest lemmas of the index\n"
+        "  plansok freq --by municipality --top 10       per municipality\n"
+        "  plansok freq --type samfunnsdel --by year --out freq.csv\n"
+        "  plansok freq --by municipality --png freq.png a heatmap of the top lemmas' rates",
+    )
+    _filter_args(p)
+    p.add_argument(
+        "--by",
+        choices=["document", "municipality", "type", "year"],
+        help="one table per group (year: the first year of the plan period)",
+    )
+    p.add_argument("--top", type=int, default=20, metavar="N", help="lemmas per group (default 20; 0: all)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the table as CSV or JSON (by the suffix)")
+    p.add_argument("--png", type=Path, metavar="FILE", help="draw the top lemmas (a heatmap with --by)")
+    _index_arg(p)
+    _json_arg(p)
+
+    p = sub.add_parser(
+        "keyness",
+        help="lemmas typical of a subset (the filters) against the rest or another subset (--against)",
+        description="Compares lemma counts of the passages the filters select with the rest of the index, "
+        "or with the passages selected by the filters after --against. Score: log-likelihood G² "
+        "(Dunning) with its p-value; effect size: the log ratio log2 of the ratio of rates (+1: twice as "
+        "frequent in the subset). See README, 'Concordance, frequencies, keyness, collocations'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok keyness --kommune Gol                   Gol's plans against all other documents\n"
+        "  plansok keyness --standard nn --negative        nynorsk plans, words over- and under-used\n"
+        "  plansok keyness --type samfunnsdel --year 2020-2024 --against --type samfunnsdel --year 2014-2019\n"
+        "  plansok keyness --kommune Gol --png gol.png     a bar chart\n"
+        "--against must come last: every option after it selects the reference.",
+    )
+    _filter_args(p)
+    p.add_argument("--min-freq", type=int, default=5, metavar="N", help="a lemma must occur N times (default 5)")
+    p.add_argument("--top", type=int, default=25, metavar="N", help="keywords to show (default 25; 0: all)")
+    p.add_argument("--sort", choices=["ll", "ratio"], default="ll", help="by G² (default) or by log ratio")
+    p.add_argument("--max-p", type=float, metavar="P", help="only keywords with p <= P (e.g. 0.001)")
+    p.add_argument("--negative", action="store_true", help="also print the lemmas less frequent in the subset")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the keywords as CSV or JSON (by the suffix)")
+    p.add_argument("--png", type=Path, metavar="FILE", help="draw the keywords as a bar chart")
+    _index_arg(p)
+    _json_arg(p)
+    p.add_argument(
+        "--against",
+        nargs=argparse.REMAINDER,
+        metavar="FILTER",
+        help="compare with the passages these filters select (--kommune, --type, --year, --doc, --standard, "
+        "--tag) instead of the rest of the index; must come last",
+    )
+
+    p = sub.add_parser(
+        "collocations",
+        help="lemmas found near a word more often than chance (log-likelihood or MI)",
+        description="Counts the content words within --window content words on either side of each "
+        "occurrence of the query (found as `plansok kwic` finds them) and compares each lemma's count "
+        "there with its count in the selection: G² (default) or mutual information, with counts.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok collocations bolig                       neighbours of bolig/bustad\n"
+        "  plansok collocations barnefattigdom --min-freq 2 --window 8\n"
+        "  plansok collocations tiltak --standard nn --measure mi --out tiltak.csv",
+    )
+    p.add_argument("query", nargs="+", help="the word (or phrase in quotes) whose neighbours to count")
+    _filter_args(p)
+    p.add_argument("--window", type=int, default=5, metavar="N", help="content words each side (default 5)")
+    p.add_argument("--min-freq", type=int, default=3, metavar="N", help="seen together N times (default 3)")
+    p.add_argument("--measure", choices=["ll", "mi"], default="ll", help="sort by G² (default) or MI")
+    p.add_argument("--top", type=int, default=25, metavar="N", help="collocates to show (default 25; 0: all)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the table as CSV or JSON (by the suffix)")
+    _index_arg(p)
+    _json_arg(p)
+
     p = sub.add_parser("remove", help="remove documents from the index")
     p.add_argument("doc_ids", nargs="+", metavar="DOC")
     _index_arg(p)
@@ -810,6 +933,157 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit(text: str, width: int, left: bool) -> str:
+    """``text`` cut to ``width`` characters at the end away from the keyword, padded to align."""
+    if len(text) > width:
+        text = "…" + text[-(width - 1) :] if left else text[: width - 1] + "…"
+    return text.rjust(width) if left else text.ljust(width)
+
+
+def cmd_kwic(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    query = " ".join(args.query)
+    limit = args.limit if args.limit is not None else (0 if args.out else 200)
+    result = ix.kwic(query, _filters(args), within=args.within, width=args.width, sort=args.sort, limit=limit or None)
+    if args.out and result.lines:
+        result.write(args.out)
+    if args.json:
+        _emit_json(result.to_dict())
+        return 0 if result.total else 1
+    if not result.total:
+        print(result.message, file=sys.stderr)
+        return 1
+    style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    kw_width = min(30, max(len(ln.keyword) for ln in result.lines))
+    for ln in result.lines:
+        keyword = ln.keyword.ljust(kw_width)
+        print(
+            f"{_fit(ln.left, args.width, True)}  {style.hl(keyword) if style.enabled else keyword}  "
+            f"{_fit(ln.right, args.width, False)}  {style.dim(ln.short_citation)}"
+        )
+    shown = f"; showing {len(result.lines)} (--limit 0 for all)" if len(result.lines) < result.total else ""
+    print(
+        f"\n{result.total} occurrence(s) in {result.passages} passage(s) of {result.documents} document(s){shown}",
+        file=sys.stderr,
+    )
+    if args.out:
+        print(f"wrote {len(result.lines)} lines to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_freq(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    result = ix.frequencies(_filters(args), by=args.by, top=args.top)
+    if result.groups:
+        if args.out:
+            result.write(args.out)
+        if args.png:
+            result.png(args.png)
+    if args.json:
+        _emit_json(result.to_dict())
+        return 0 if result.groups else 1
+    if not result.groups:
+        print(result.message, file=sys.stderr)
+        return 1
+    for g in result.groups:
+        print(f"{g.label}  ({g.words} content words, {g.documents} document{'s' if g.documents != 1 else ''})")
+        print(f"  {'':>3} {'lemma':<24} {'count':>7} {'per 10k':>8} {'docs':>5}")
+        for i, x in enumerate(g.lemmas, start=1):
+            print(f"  {i:>3} {x.lemma:<24} {x.count:>7} {x.per_10k:>8.1f} {x.documents:>5}")
+        print()
+    for path in (args.out, args.png):
+        if path:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _against(args: argparse.Namespace):  # -> Filters | None
+    if args.against is None:
+        return None
+    if not args.against:
+        raise PlansokError("--against needs filters after it, e.g. --against --type samfunnsdel --year 2014-2019")
+    sp = argparse.ArgumentParser(prog="plansok keyness --against", add_help=False)
+    _filter_args(sp)
+    try:
+        ref, extra = sp.parse_known_args(args.against)
+    except SystemExit as exc:  # argparse has printed what was wrong with the value
+        raise PlansokError("--against: bad filter (see above)") from exc
+    if extra:
+        raise PlansokError(
+            f"--against takes only filters (--kommune, --type, --year, --doc, --standard, --tag), not "
+            f"{' '.join(extra)}; put other options before --against"
+        )
+    return _filters(ref)
+
+
+def cmd_keyness(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    result = ix.keyness(
+        _filters(args), _against(args), min_freq=args.min_freq, top=args.top, sort=args.sort, max_p=args.max_p
+    )
+    if result.keywords or result.negative:
+        if args.out:
+            result.write(args.out)
+        if args.png:
+            result.png(args.png)
+    if args.json:
+        _emit_json(result.to_dict())
+        return 1 if result.message else 0
+    if result.message:
+        print(result.message, file=sys.stderr)
+        return 1
+    subset, ref = result.describe()
+    print(
+        f"keyness of {subset} ({len(result.documents)} documents, {result.words} content words)\n"
+        f"against {ref} ({len(result.documents_ref)} documents, {result.words_ref} content words)"
+        + (f"; {result.overlap} passages in both count in the subset only" if result.overlap else "")
+    )
+    sections = [("more frequent in the subset", result.keywords)]
+    if args.negative:
+        sections.append(("less frequent in the subset", result.negative))
+    for title, rows in sections:
+        print(f"\n{title}:")
+        print(f"  {'':>3} {'lemma':<24} {'G²':>8} {'p':>8} {'log2 r':>7} {'n':>6} {'per 10k':>8} {'n ref':>6} "
+              f"{'per 10k':>8} {'docs':>5}")  # fmt: skip
+        for i, k in enumerate(rows, start=1):
+            print(f"  {i:>3} {k.lemma:<24} {k.g2:>8.1f} {k.p:>8.1e} {k.log_ratio:>+7.2f} {k.count:>6} "
+                  f"{k.per_10k:>8.1f} {k.count_ref:>6} {k.per_10k_ref:>8.1f} {k.documents:>5}")  # fmt: skip
+        if not rows:
+            print(f"  none with at least {result.min_freq} occurrences (--min-freq)")
+    for path in (args.out, args.png):
+        if path:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_collocations(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    query = " ".join(args.query)
+    result = ix.collocations(
+        query, _filters(args), window=args.window, min_freq=args.min_freq, measure=args.measure, top=args.top
+    )
+    if args.out and result.collocates:
+        result.write(args.out)
+    if args.json:
+        _emit_json(result.to_dict())
+        return 0 if result.collocates else 1
+    if not result.collocates:
+        print(result.message, file=sys.stderr)
+        return 1
+    print(
+        f"collocations of {query!r}: {result.occurrences} occurrences, {result.window_words} content words "
+        f"within {result.window} on either side, of {result.words} in the selection"
+    )
+    print(f"  {'':>3} {'lemma':<24} {'together':>8} {'left':>5} {'right':>5} {'count':>6} {'expected':>8} "
+          f"{'G²':>8} {'MI':>6}")  # fmt: skip
+    for i, x in enumerate(result.collocates, start=1):
+        print(f"  {i:>3} {x.lemma:<24} {x.together:>8} {x.left:>5} {x.right:>5} {x.count:>6} {x.expected:>8.2f} "
+              f"{x.g2:>8.1f} {x.mi:>6.2f}")  # fmt: skip
+    if args.out:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "query": cmd_query,
@@ -821,6 +1095,10 @@ COMMANDS = {
     "collections": cmd_collections,
     "show-collection": cmd_show_collection,
     "export": cmd_export,
+    "kwic": cmd_kwic,
+    "freq": cmd_freq,
+    "keyness": cmd_keyness,
+    "collocations": cmd_collocations,
     "codes": cmd_codes,
     "codebook": cmd_codebook,
 }
