@@ -88,7 +88,11 @@ def _now() -> str:
 def _filters_text(filters: dict | None) -> str:
     if not filters:
         return ""
-    return "; ".join(f"{k}={v}" for k, v in filters.items() if v not in (None, [], ""))
+    return "; ".join(
+        f"{k}={', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+        for k, v in filters.items()
+        if v not in (None, [], "")
+    )
 
 
 def _atomic(path: Path, data: bytes) -> Path:
