@@ -582,6 +582,137 @@ class Index:
             result.message = self.why_empty(query, filters)
         return result
 
+    # -- results with their totals, by document; matrices with statistics beside them -----
+    def _checked_options(
+        self, k: int, filters: Filters | None, options: dict[str, Any]
+    ) -> tuple[SearchOptions, Filters]:
+        """Search options and filters, checked as ``search`` checks them."""
+        unknown = set(options) - set(SearchOptions.__dataclass_fields__)
+        if unknown:
+            raise PlansokError(f"unknown search option(s): {', '.join(sorted(unknown))}")
+        filters = filters or Filters()
+        self._check_tags(filters.tags)
+        check_filters(filters, self.documents())
+        return SearchOptions(k=k, **options), filters
+
+    def _check_tags(self, tags: Iterable[str]) -> None:
+        known = set(self.codebook().ids)
+        unknown = [t for t in tags if t not in known]
+        if unknown:
+            raise PlansokError(f"unknown tag(s) {', '.join(unknown)}; tags are: {', '.join(sorted(known))}")
+
+    def results(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        *,
+        by_document: bool = False,
+        include_references: bool = False,
+        **options: Any,
+    ) -> Any:  # -> plansok.views.results.SearchResults
+        """The hits of ``query`` with the number of passages that match in all
+        (``total``, not only the ``k`` shown) and the documents they are in.
+        ``by_document``: the best passage of each of the first ``k`` plans, with
+        its number of hits. Reference lists and contents pages are left out,
+        and counted in ``left_out``, unless ``include_references``. What counts
+        as a hit: ``plansok.views.results``."""
+        from plansok.views.results import left_out_text, search_results
+
+        opts, filters = self._checked_options(k, filters, options)
+        result = search_results(
+            self.searcher(), query, opts, filters, by_document=by_document, include_references=include_references
+        )
+        if not result.total:
+            dropped = left_out_text(result.left_out)
+            result.message = (
+                f"no passages match {query!r} but {dropped} (--include-references shows them)"
+                if dropped
+                else self.why_empty(query, filters)
+            )
+        return result
+
+    def search_grouped(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        *,
+        include_references: bool = False,
+        **options: Any,
+    ) -> Any:  # -> plansok.views.results.SearchResults
+        """One best passage per plan for the first ``k`` plans, each with its number of hits."""
+        return self.results(query, k, filters, by_document=True, include_references=include_references, **options)
+
+    def matrix(
+        self,
+        queries: Iterable[str] = (),
+        *,
+        tags: Iterable[str] | bool = (),
+        codes: Iterable[str] | bool = (),
+        by: str = "municipality",
+        measure: str = "count",
+        filters: Filters | None = None,
+        include_references: bool = False,
+        stats: str | Path | None = None,
+        stat_columns: Iterable[str] = (),
+        **options: Any,
+    ) -> Any:  # -> plansok.views.matrix.MatrixResult
+        """Rows (``queries``; ``tags``; the researcher's ``codes`` from the
+        collections; ``True`` for every tag or code) against columns ``by``
+        municipality, document, type or year. Cells count hits as ``results``
+        does (a query's row total is its ``results(...).total`` with the same
+        filters); ``measure`` picks count, share (% of the column's passages)
+        or rate (per 10,000 words) for tables and pictures. ``stats``: an SSB
+        StatBank export (CSV or JSON-stat) joined to the municipality columns
+        by kommunenummer across the reforms; ``stat_columns`` picks its series.
+        The result prints as text and writes CSV, PNG, HTML or JSON
+        (``result.write(path)``); ``result.records()`` gives plain rows and
+        ``result.to_dataframe()`` a pandas DataFrame."""
+        from plansok.views.matrix import MatrixError, RowSpec, add_statistics, build_matrix, coded_passages
+        from plansok.views.statistics import read_statistics
+
+        opts, filters = self._checked_options(10, filters, options)
+        specs = [RowSpec("query", q.strip()) for q in queries if q.strip()]
+        tag_ids = list(self.codebook().ids) if tags is True else list(tags or [])
+        self._check_tags(tag_ids)
+        specs += [RowSpec("tag", t) for t in tag_ids]
+        if codes:
+            coded = coded_passages(self.collections(), self.store)
+            wanted = sorted(coded) if codes is True else list(codes)  # type: ignore[arg-type]
+            if not coded:
+                raise MatrixError(
+                    f"no codes in the collections of {self.path} (code a saved passage with "
+                    "plansok collect NAME --code ITEM CODE)"
+                )
+            for code in wanted:
+                if code not in coded:
+                    raise MatrixError(f"no code {code!r} in the collections; codes are: {', '.join(sorted(coded))}")
+                pids, missing = coded[code]
+                note = f"{missing} coded passage(s) no longer in the index" if missing else ""
+                specs.append(RowSpec("code", code, pids, note))
+        table = read_statistics(stats) if stats is not None else None
+        result = build_matrix(
+            self.searcher(),
+            specs,
+            by=by,
+            measure=measure,
+            filters=filters,
+            include_references=include_references,
+            opts=opts,
+        )
+        if table is not None:
+            add_statistics(result, table, list(stat_columns))
+        if not any(r.total for r in result.rows):
+            reason = explain_empty(filters, self.documents())
+            if reason is None:
+                why = [self.why_empty(s.label, filters) for s in specs if s.kind == "query"]
+                why += [f"no passage carries tag {s.label}" for s in specs if s.kind == "tag"]
+                why += [f"no passage coded {s.label} passes the filters" for s in specs if s.kind == "code"]
+                reason = "; ".join(why)
+            result.message = f"no row has a hit: {reason}"
+        return result
+
 
 EXPORT_FORMATS = ("csv", "xlsx", "bibtex", "ris", "qdpx", "md", "docx", "qdc")
 

@@ -35,6 +35,8 @@ examples:
   plansok show 3324_gol_samfunnsdel_2018-2030 --page 14
   plansok query --tag barnefattigdom           passages tagged with a theme (or a theory: --tag npm)
   plansok tag new_plans/ --out report/         tag a batch, write CSV/JSON tables and report.html
+  plansok query barnefattigdom --by-document   the best passage of each plan, with its number of hits
+  plansok matrix --query barnefattigdom --query sosialhjelp --png m.png   hits by municipality, a heatmap
 
 The index lives in ./plansok-index unless --index DIR or $PLANSOK_INDEX says otherwise.
 """
@@ -170,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-fold", action="store_true", help="show near-duplicate passages separately")
     p.add_argument("--full", action="store_true", help="print whole passages, not snippets")
+    p.add_argument(
+        "--by-document",
+        action="store_true",
+        help="one line per plan: its best passage and how many of its passages match (-k plans)",
+    )
+    p.add_argument(
+        "--include-references",
+        action="store_true",
+        help="keep reference lists and contents pages among the hits (left out by default, and counted)",
+    )
     _index_arg(p)
     _json_arg(p)
 
@@ -444,6 +456,62 @@ def build_parser() -> argparse.ArgumentParser:
     _index_arg(p)
     _json_arg(p)
 
+    p = sub.add_parser(
+        "matrix",
+        help="hits of queries, tags or your codes by municipality, document, type or year; SSB figures beside them",
+        description="A table of counts: a row per query (--query, repeatable), tag (--tags) or code of yours "
+        "(--codes, from your collections), a column per municipality, document, document type or year (--by). "
+        "A cell counts hits as `plansok query` does: passages the row matches under the filters, each passage "
+        "once (copies in other plans in their own column), reference lists and contents pages left out unless "
+        "--include-references; so a query's row total is the total `plansok query` prints. --measure share "
+        "gives hits as a percentage of the column's passages, rate hits per 10,000 words. --stats puts an SSB "
+        "StatBank table (CSV or JSON-stat, exported from ssb.no/statbank) beside the municipality columns, "
+        "joined by kommunenummer across the 2020 and 2024 reforms.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok matrix --query barnefattigdom --query sosialhjelp            hits by municipality\n"
+        "  plansok matrix --query bolig --by year --measure rate --type samfunnsdel\n"
+        "  plansok matrix --tags --by document --measure share --png tags.png   every tag, a heatmap\n"
+        "  plansok matrix --codes --out codes.csv                              your codes from collections\n"
+        "  plansok matrix --query barnefattigdom --measure rate --stats 08764.csv --stat-column 2022 --html m.html\n"
+        "statistics: export a table from https://www.ssb.no/statbank/table/NNNNN (e.g. 08764, 12944) as CSV "
+        "(semicolon-separated) or JSON-stat; see README, 'Statistics beside the text'.",
+    )
+    p.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        dest="queries",
+        metavar="QUERY",
+        help='a row for this query (repeatable), in query syntax: "a phrase", -exclude, a OR b',
+    )
+    p.add_argument("--tags", nargs="*", metavar="TAG", help="a row per tag (without names: every codebook tag)")
+    p.add_argument("--codes", nargs="*", metavar="CODE", help="a row per code of yours (without names: every code)")
+    p.add_argument(
+        "--by", choices=["municipality", "document", "type", "year"], default="municipality", help="the columns"
+    )
+    p.add_argument(
+        "--measure",
+        choices=["count", "share", "rate"],
+        default="count",
+        help="count: hits; share: %% of the column's passages; rate: per 10,000 words (default count)",
+    )
+    _filter_args(p)
+    p.add_argument("--include-references", action="store_true", help="count reference lists and contents pages too")
+    p.add_argument("--stats", type=Path, metavar="FILE", help="an SSB StatBank export (CSV or JSON-stat)")
+    p.add_argument(
+        "--stat-column",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="the series of --stats to show, by a year or variable label (repeatable; default: the latest)",
+    )
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the matrix as CSV (or JSON, by the suffix)")
+    p.add_argument("--png", type=Path, metavar="FILE", help="write a heatmap PNG")
+    p.add_argument("--html", type=Path, metavar="FILE", help="write an HTML page (table and heatmap)")
+    _index_arg(p)
+    _json_arg(p)
+
     p = sub.add_parser("remove", help="remove documents from the index")
     p.add_argument("doc_ids", nargs="+", metavar="DOC")
     _index_arg(p)
@@ -605,28 +673,33 @@ def cmd_query(args: argparse.Namespace) -> int:
     filters = _filters(args)
     if not args.query.strip() and not args.tag:
         raise PlansokError("give a query, or --tag TAG to list tagged passages")
-    hits = ix.search(
+    result = ix.results(
         args.query,
         k=args.k,
         filters=filters,
+        by_document=args.by_document,
+        include_references=args.include_references,
         require_all=args.all,
         expand=args.expand,
         fold_duplicates=not args.no_fold,
         snippet_words=10_000 if args.full else 45,
     )
     # Nothing matched: exit 1 like grep, with the reason (on stderr, or in the JSON).
-    why = None if hits else ix.why_empty(args.query, filters)
     if args.json:
-        out = {"query": args.query, "filters": filters.__dict__, "hits": [h.to_dict() for h in hits]}
-        _emit_json({**out, "message": why} if why else out)
-        return 1 if why else 0
-    if why:
-        print(why, file=sys.stderr)
+        _emit_json(result.to_dict())
+        return 1 if result.message else 0
+    if result.message:
+        print(result.message, file=sys.stderr)
         return 1
     style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     width = 100
+    print(style.dim(result.summary()) + "\n")
+    hits = [g.hit for g in result.groups] if args.by_document else result.hits
+    in_plan = {g.hit.doc.doc_id: g.passages for g in result.groups}
     for h in hits:
-        print(f"{h.rank:>2}. {style.bold(h.citation)}  {style.dim(f'[{h.score:.2f}]')}")
+        n = in_plan.get(h.doc.doc_id)
+        where = f"  {n} {'hit' if n == 1 else 'hits'} in this plan" if n is not None else ""
+        print(f"{h.rank:>2}. {style.bold(h.citation)}  {style.dim(f'[{h.score:.2f}]{where}')}")
         body = _highlighted(h.snippet, h.highlights, style)
         print(textwrap.indent(textwrap.fill(body, width=width, break_long_words=False, break_on_hyphens=False), "    "))
         for i, a in enumerate(h.also_in[:5]):
@@ -907,6 +980,33 @@ def cmd_codes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    ix = _open(args)
+    if not (args.queries or args.tags is not None or args.codes is not None):
+        raise PlansokError("give rows: --query QUERY (repeatable), --tags [TAG ...] or --codes [CODE ...]")
+    result = ix.matrix(
+        args.queries,
+        tags=True if args.tags == [] else (args.tags or ()),
+        codes=True if args.codes == [] else (args.codes or ()),
+        by=args.by,
+        measure=args.measure,
+        filters=_filters(args),
+        include_references=args.include_references,
+        stats=args.stats,
+        stat_columns=args.stat_column,
+    )
+    written = [str(result.write(p)) for p in (args.out, args.png, args.html) if p is not None]
+    if args.json:
+        _emit_json({**result.to_dict(), "written": written})
+    else:
+        print(result.text())
+        for path in written:
+            print(f"wrote {path}")
+        if result.message:
+            print(result.message, file=sys.stderr)
+    return 1 if result.message else 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format != "qdc" and not (args.collection or args.query):
         raise PlansokError(f"--format {args.format} exports a collection or a query: give --collection or --query")
@@ -1095,6 +1195,7 @@ COMMANDS = {
     "collections": cmd_collections,
     "show-collection": cmd_show_collection,
     "export": cmd_export,
+    "matrix": cmd_matrix,
     "kwic": cmd_kwic,
     "freq": cmd_freq,
     "keyness": cmd_keyness,
