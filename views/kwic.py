@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,12 +429,18 @@ def _line(
     return KwicLine(left, keyword, right, doc, passage, page, label, start, end, occ.match)
 
 
-# Norwegian alphabetical order: æ, ø, å after z (code points put å first).
+# Norwegian alphabetical order: æ, ø, å after z (code points put å first),
+# other accents sorted with their letter (òg with og, é with e).
 _COLLATE = str.maketrans({"æ": "z{", "ø": "z|", "å": "z}", "ä": "z{", "ö": "z|"})
 
 
+def _collate(form: str) -> str:
+    folded = unicodedata.normalize("NFD", form.translate(_COLLATE))
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
 def _words_key(text: str, reverse: bool = False) -> tuple[str, ...]:
-    words = [t.form.translate(_COLLATE) for t in tokenize(text)]
+    words = [_collate(t.form) for t in tokenize(text)]
     return tuple(reversed(words) if reverse else words)
 
 
