@@ -713,6 +713,91 @@ class Index:
             result.message = f"no row has a hit: {reason}"
         return result
 
+    # -- plan structure: units, revisions, commitments ------------------------------------
+    def plan_structure(self, doc_id: str) -> Any:  # -> plansok.views.structure.PlanStructure
+        """The goals (mål), sub-goals (delmål), strategies and measures (tiltak) a plan states,
+        in reading order, each with its exact text, page, section and citation, and the
+        responsible unit (ansvar) and deadline or period (frist) where the plan gives them."""
+        from plansok.views.structure import WordClasses, plan_structure
+
+        meta = self.document(doc_id)
+        generation = self.store.get_meta("generation", "0")
+        cache = self.__dict__.setdefault("_plan_structures", {})
+        key = (doc_id, generation)
+        if key not in cache:
+            words = self.__dict__.setdefault("_unit_words", WordClasses())
+            cache[key] = plan_structure(self.store, doc_id, meta, words)
+        return cache[key]
+
+    def compare_plans(
+        self, old: str, new: str, *, threshold: float = 0.5, kinds: Iterable[str] | None = None
+    ) -> Any:  # -> plansok.views.compare.PlanComparison
+        """Units added, removed and reworded between two versions of a plan (documents ``old``
+        and ``new``): units of a kind are paired by lemma overlap at or above ``threshold``;
+        a pair in other words is reworded."""
+        from plansok.views.compare import compare_structures
+        from plansok.views.structure import UNIT_KINDS
+
+        wanted = tuple(kinds) if kinds else UNIT_KINDS
+        bad = [k for k in wanted if k not in UNIT_KINDS]
+        if bad:
+            raise PlansokError(f"unknown unit kind(s) {', '.join(bad)}; kinds are: {', '.join(UNIT_KINDS)}")
+        if not 0 < threshold <= 1:
+            raise PlansokError(f"threshold must be between 0 and 1 (a share of shared lemmas), not {threshold}")
+        a, b = self.plan_structure(old), self.plan_structure(new)
+        result = compare_structures(a, b, threshold=threshold, kinds=wanted, lemmas=self._unit_lemmas())
+        for doc_id, st in ((old, a), (new, b)):
+            if not st.units:
+                logger.warning("%s: no goals, strategies or measures found; everything counts as added/removed", doc_id)
+        return result
+
+    def commitments(
+        self,
+        query: str = "",
+        filters: Filters | None = None,
+        *,
+        kinds: Iterable[str] | None = None,
+        require_all: bool = True,
+    ) -> Any:  # -> plansok.views.compare.CommitmentReport
+        """Per plan, the goals and measures that address a theme, with quotes and citations,
+        and the plans that state none. The theme is ``query`` (search syntax: inflections,
+        both standards, compounds, "phrases", -exclusions; every word must occur unless
+        ``require_all`` is false) and/or ``filters.tags`` (a unit must carry each tag's
+        codebook evidence); the other filters choose the plans."""
+        from plansok.views.compare import commitments, query_matcher, tag_matcher
+        from plansok.views.structure import UNIT_KINDS
+
+        filters = self._view_filters(filters)
+        wanted = tuple(kinds) if kinds else UNIT_KINDS
+        bad = [k for k in wanted if k not in UNIT_KINDS]
+        if bad:
+            raise PlansokError(f"unknown unit kind(s) {', '.join(bad)}; kinds are: {', '.join(UNIT_KINDS)}")
+        if not query.strip() and not filters.tags:
+            raise PlansokError("commitments need a theme: a query (e.g. barnefattigdom) or --tag TAG")
+        lemmas = self._unit_lemmas()
+        matchers = []
+        if query.strip():
+            matchers.append(query_matcher(query, lemmas, require_all))
+        if filters.tags:
+            matchers.append(tag_matcher(filters.tags, self.codebook(), lemmas))
+        docs = [d for d in self.documents() if filters.accepts(d)]
+        structures = [self.plan_structure(d.doc_id) for d in docs]
+        theme = " + ".join([*([repr(query)] if query.strip() else []), *(f"tag {t}" for t in filters.tags)])
+        return commitments(
+            structures,
+            matchers,
+            theme=theme,
+            query=query,
+            tags=filters.tags,
+            filters=filters.__dict__,
+            kinds=wanted,
+        )
+
+    def _unit_lemmas(self) -> Any:
+        from plansok.views.compare import UnitLemmas
+
+        return self.__dict__.setdefault("_unit_lemma_cache", UnitLemmas())
+
 
 EXPORT_FORMATS = ("csv", "xlsx", "bibtex", "ris", "qdpx", "md", "docx", "qdc")
 
