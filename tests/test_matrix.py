@@ -167,11 +167,9 @@ def test_an_old_municipality_number_counts_in_todays_column_beside_todays_statis
     drammen = cols["3301"]
     assert drammen.label == "Drammen" and len(drammen.documents) == 2  # both 0602 plans
     j = m.columns.index(drammen)
-    assert m.rows[0].counts[j] == hits_per_doc(ix, "barnefattigdom", Filters(municipality=["Drammen"])).get(
-        "0602_drammen_boligsosial_handlingsplan_2015-2019", 0
-    ) + hits_per_doc(ix, "barnefattigdom", Filters(municipality=["Drammen"])).get(
-        "0602_drammen_boligsosial_utkast_2015", 0
-    ) - 1  # the reference list is left out
+    in_old_drammen = hits_per_doc(ix, "barnefattigdom", Filters(municipality=["0602"]))
+    assert set(in_old_drammen) == set(drammen.documents)
+    assert m.rows[0].counts[j] == sum(in_old_drammen.values()) - 1  # the reference list is left out
     (stat,) = m.stats
     v = stat.values[j]
     assert v is not None and v.value == 16.1 and v.source.startswith("3005 Drammen")
@@ -218,9 +216,7 @@ def test_tag_and_code_rows_count_what_the_researcher_would(ix: Index) -> None:
 
 
 def test_the_matrix_writes_csv_png_html_json_and_plain_rows(ix: Index, tmp_path: Path, monkeypatch) -> None:
-    m = ix.matrix(
-        ["barnefattigdom", "bolig"], measure="rate", stats=SSB / "12944_vedvarende_lavinntekt_wide.csv"
-    )
+    m = ix.matrix(["barnefattigdom", "bolig"], measure="rate", stats=SSB / "12944_vedvarende_lavinntekt_wide.csv")
     csv_path = m.write(tmp_path / "m.csv")
     lines = csv_path.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("# plansok matrix by municipality; measure rate")

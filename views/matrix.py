@@ -281,9 +281,14 @@ class MatrixResult:
             )
         totals = [self._fmt(self.total(r), r.total) for r in self.rows]
         lines.append(f"{'all':<{w0}}  " + "  ".join(f"{x:>{w}}" for x, w in zip(totals, widths)))
-        dropped = left_out_text(self.left_out)
+        dropped = [f"{r.label}: {left_out_text(r.left_out)}" for r in self.rows if left_out_text(r.left_out)]
         if dropped:
-            lines.append(f"left out: {dropped} (--include-references keeps them)")
+            sizes = left_out_text(self.left_out)
+            lines.append(
+                f"left out of the counts: {'; '.join(dropped)}"
+                + (f" (and of the columns' sizes: {sizes})" if sizes else "")
+                + "; --include-references keeps them"
+            )
         for r in self.rows:
             if r.note:
                 lines.append(f"{r.label}: {r.note}")
@@ -386,7 +391,9 @@ def _fmt_stat(v: JoinedValue | None) -> str:
 def column_of(doc: DocumentMeta, by: str) -> tuple[str, str, str]:
     """(key, label, kommunenummer) of the column a document counts in."""
     if by == "document":
-        return doc.doc_id, doc.doc_id, ""
+        # Short enough for a heatmap's axis; the doc_id is the key (and in JSON and plain rows).
+        name = f"{doc.municipality}: {doc.doc_type} {doc.period}".strip() if doc.municipality else doc.doc_id
+        return doc.doc_id, name, ""
     if by == "type":
         return doc.doc_type, doc.doc_type, ""
     if by == "year":
@@ -487,6 +494,12 @@ def build_matrix(
         col.documents.append(d.doc_id)
         doc_key.append(key)
     columns = sorted(keys.values(), key=lambda c: _order(by, c.key))
+    seen: dict[str, int] = {}
+    for c in columns:
+        seen[c.label] = seen.get(c.label, 0) + 1
+    for c in columns:
+        if seen[c.label] > 1:  # two plans of one kind and period: name them by id
+            c.label = c.key
     index = {c.key: j for j, c in enumerate(columns)}
     col_of_doc = np.asarray([index[k] if k is not None else -1 for k in doc_key], dtype=np.int64)
 
@@ -567,7 +580,7 @@ def _heatmap(m: MatrixResult) -> bytes:
     rows = [r.label if r.kind == "query" else f"{r.kind}: {r.label}" for r in m.rows]
     cols = [c.label for c in m.columns]
     n_stats = len(m.stats)
-    height = 1.9 + 0.42 * (len(rows) + n_stats) + (0.3 if n_stats else 0)
+    height = 1.9 + 0.42 * (len(rows) + n_stats) + (0.45 if n_stats else 0)
     width = max(6.5, 0.62 * len(cols) + 3.6)
     fig = plt.figure(figsize=(min(width, 16), min(height, 24)), dpi=120)
     ratios = [len(rows), *([n_stats] if n_stats else [])]
@@ -581,7 +594,7 @@ def _heatmap(m: MatrixResult) -> bytes:
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             v = values[i, j]
-            text = "–" if np.isnan(v) else format(int(v) if fmt == "d" else v, fmt)
+            text = "–" if np.isnan(v) else "0" if v == 0 else format(int(v) if fmt == "d" else v, fmt)
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="white" if top and v > top * 0.6 else "black")  # fmt: skip
     fig.colorbar(im, cax=fig.add_subplot(grid[0, 1])).ax.tick_params(labelsize=7)
@@ -604,12 +617,17 @@ def _heatmap(m: MatrixResult) -> bytes:
         fig.add_subplot(grid[1, 1]).axis("off")
         plt.setp(ax.get_xticklabels(), visible=False)
         last = sx
-    last.set_xticks(range(len(cols)), labels=[c[:28] for c in cols], rotation=45, ha="right", fontsize=8)
-    footnote = any(v is not None and v.note for s in m.stats for v in s.values)
-    if footnote:
-        fig.text(0.01, 0.01, "* the figure is for the municipality's earlier number (see the notes)", fontsize=6)
-    bottom = (0.24 if max(map(len, cols), default=0) > 12 else 0.16) + (0.03 if footnote else 0)
-    fig.subplots_adjust(left=0.24, right=0.95, bottom=bottom, top=0.92)
+    last.set_xticks(range(len(cols)), labels=[c[:36] for c in cols], rotation=45, ha="right", fontsize=8)
+    notes = [f"Statistics: {t[:120]}" for t in dict.fromkeys(s.table or s.path for s in m.stats)]
+    if any(v is not None and v.note for s in m.stats for v in s.values):
+        notes.append("* the figure is for the municipality's earlier number (see the notes in the text or HTML)")
+    # Margins in inches, as fractions of the figure: room for the slanted labels, then the notes.
+    fig_h = fig.get_figheight()
+    labels_h = 0.35 + 0.045 * min(max(map(len, cols), default=0), 36)
+    for i, note in enumerate(reversed(notes)):
+        fig.text(0.01, (0.06 + 0.15 * i) / fig_h, note, fontsize=6.5, color="#444")
+    bottom = (labels_h + 0.15 * len(notes) + 0.1) / fig_h
+    fig.subplots_adjust(left=0.24, right=0.95, bottom=min(bottom, 0.6), top=1 - 0.45 / fig_h)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
@@ -621,7 +639,7 @@ body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; p
 h1 { font-size: 1.4rem; } .small { color: #555; font-size: .85rem; }
 table { border-collapse: collapse; font-size: .9rem; margin: 1rem 0; }
 td, th { border: 1px solid #e4e4e4; padding: .25rem .5rem; text-align: right; }
-th { background: #f6f6f6; } td.label, th.label { text-align: left; }
+th { background: #f6f6f6; } td { white-space: nowrap; } td.label, th.label { text-align: left; white-space: normal; }
 tr.stat td { font-style: italic; } img { max-width: 100%; height: auto; border: 1px solid #eee; }
 """
 
@@ -668,13 +686,13 @@ def _html_page(m: MatrixResult) -> str:
         if v is not None and v.note
     ]
     png = base64.b64encode(m.heatmap_png()).decode()
-    dropped = left_out_text(m.left_out)
+    dropped = "; ".join(f"{r.label}: {left_out_text(r.left_out)}" for r in m.rows if left_out_text(r.left_out))
     parts = [
         f"<!doctype html><html lang='no'><head><meta charset='utf-8'><title>{e(title)}</title>",
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
         f"<p class='small'>{e(DEFINITION)} Filters: {e(' '.join(m.filters.describe()) or 'none')}."
-        + (f" Left out: {e(dropped)}." if dropped else "")
+        + (f" Reference lists and contents pages left out of the counts: {e(dropped)}." if dropped else "")
         + "</p>",
         f"<table><tr><th class='label'>{e(m.by)}</th>{head}<th>all</th></tr>",
         *body,
