@@ -55,7 +55,7 @@ from plansok.query.filters import Filters
 from plansok.query.plan import SearchOptions
 from plansok.query.search import Searcher
 from plansok.query.terms import FormCache
-from plansok.views.kwic import BATCH, AnalysedText, Matcher, analyse_texts, candidate_rows, iter_occurrences, lemma_of
+from plansok.views.kwic import BATCH, AnalysedText, Matcher, analyse_texts, candidate_rows, iter_occurrences
 from plansok.views.tabular import write_rows
 
 logger = logging.getLogger(__name__)
@@ -134,8 +134,7 @@ def count_documents(
         if dc is None:
             dc = out[d.doc_id] = DocCounts(d)
         dc.pids.add(pid)
-        for terms in a.terms:
-            lemma = lemma_of(terms)
+        for lemma in a.lemmas:
             if lemma is not None:
                 dc.lemmas[lemma] += 1
                 dc.words += 1
@@ -590,7 +589,7 @@ def collocations(
     for batch in iter_occurrences(searcher, matcher, rows):
         for _doc, _p, a, occs in batch:
             occurrences += len(occs)
-            content = [i for i in range(len(a.tokens)) if lemma_of(a.terms[i]) is not None]
+            content = [i for i, lemma in enumerate(a.lemmas) if lemma is not None]
             node = {i for o in occs for i in range(o.first, o.last + 1)}
             seen: set[int] = set()
             for o in occs:
@@ -601,7 +600,7 @@ def collocations(
                         if i in seen:
                             continue  # each word once, however many occurrences it stands near
                         seen.add(i)
-                        lemma = lemma_of(a.terms[i])
+                        lemma = a.lemmas[i]
                         assert lemma is not None
                         together[lemma] += 1
                         left[lemma] += side

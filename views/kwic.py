@@ -71,15 +71,18 @@ class AnalysedText:
     text: str
     tokens: list[Token]
     terms: list[frozenset[str]]
+    # each word's lemma: its first whole-word term as stored (None: a stop word or number)
+    lemmas: list[str | None] = field(default_factory=list)
     # i -> terms of the two words i, i+1 read as one ("livs kvalitet": livskvalitet)
     joined: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def lemma(self, i: int) -> str | None:
-        """The word's lemma (its first whole-word term), None for a stop word or a number."""
-        return lemma_of(self.terms[i])
+        return self.lemmas[i]
 
 
-def lemma_of(terms: Iterable[str]) -> str | None:
+def lemma_of(terms: Sequence[str]) -> str | None:
+    """The first whole-word term of a stored form's terms (in their stored
+    order), if it is a word: not a number, not a single letter."""
     for t in terms:
         if t[:1] in (PART_PREFIX, STEM_PREFIX):
             continue
@@ -103,17 +106,19 @@ def analyse_texts(forms: FormCache, items: Sequence[tuple[str, str]], joined: bo
         keys.update(lower)
         tokenised.append((text, std, toks, lower, pairs))
     found = forms.forms(list(keys))
-    empty: frozenset[str] = frozenset()
-    cache = {k: frozenset(v) for k, v in found.items()}
+    # Terms as a set for matching; the lemma from the stored order, where the
+    # analysis puts its preferred reading first.
+    empty: tuple[frozenset[str], str | None] = (frozenset(), None)
+    cache = {k: (frozenset(v), lemma_of(v)) for k, v in found.items()}
     out = []
     for text, std, toks, lower, pairs in tokenised:
-        terms = [cache.get(k, empty) for k in lower]
+        analysed = [cache.get(k, empty) for k in lower]
         pair_terms = {}
         for i in pairs:
             t = cache.get(form_key(std, f"{toks[i].form} {toks[i + 1].form}"))
-            if t:
-                pair_terms[i] = t
-        out.append(AnalysedText(text, toks, terms, pair_terms))
+            if t and t[0]:
+                pair_terms[i] = t[0]
+        out.append(AnalysedText(text, toks, [a[0] for a in analysed], [a[1] for a in analysed], pair_terms))
     return out
 
 
