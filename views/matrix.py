@@ -293,7 +293,8 @@ class MatrixResult:
             if r.note:
                 lines.append(f"{r.label}: {r.note}")
         for s, h in zip(self.stats, stat_heads):
-            lines.append(f"statistics: {h} = {s.label}, from {s.table or s.path}")
+            named = s.label if h == s.label else f"{h} = {s.label}"
+            lines.append(f"statistics: {named}, from {s.table or s.path}")
         if self.stats:
             lines.append("  (- not in the table; .. . : SSB's symbols for no data, cannot occur, confidential)")
         lines.extend(f"* {n}" for n in notes)
@@ -359,7 +360,9 @@ class MatrixResult:
 def short_labels(series: Sequence[Sequence[str]]) -> list[str]:
     """Each series by the parts that tell it from the others ("2019", "2022"
     rather than "Andel barn (prosent), 2019" twice)."""
-    if len(series) < 2 or len({len(s) for s in series}) != 1:
+    if len(series) == 1:
+        return [series[0][-1] if series[0] else "value"]  # the period, usually; the full label is in the notes
+    if len({len(s) for s in series}) != 1:
         return [series_label(s) for s in series]
     varying = [i for i in range(len(series[0])) if len({s[i] for s in series}) > 1]
     return [series_label([s[i] for i in varying]) for s in series]
