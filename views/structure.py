@@ -55,14 +55,14 @@ _STRONG_BULLETS = "•▪◦‣●■\uf0b7\uf0a7\uf0d8\uf076\uf0fc"
 _EVENT = re.compile(
     r"(?P<nl>\n[ \t]*(?:\n[ \t]*)*)"
     rf"|(?P<bullet>[{_STRONG_BULLETS}])"
-    r"|(?P<dash>(?<!\S)[-–−](?=[ \t]+\S))"
+    r"|(?P<dash>(?<!\S)[-–−](?=\s+\S))"
     r"|(?P<obul>(?<!\S)o(?=[ \t]+[^\W\d_]))"
     r"|(?P<num>(?<![\S])\d{1,2}[.)](?=[ \t]+[«\"\w]))"
     r"|(?P<word>[^\W\d_][\w-]*)"
 )
 _NUMBERED_LABEL = re.compile(r"[ \t]*(\d{1,2}(?:\.\d{1,2})?)[.:)]?[ \t]+(?=[A-ZÆØÅ«\d])")
 _INTRO = re.compile(r"[ \t]*[-–]?[ \t]*([^:;]{0,120}?)[:;](?=\s|$)")
-_MARKER_NEXT = re.compile(rf"\s*(?:[{_STRONG_BULLETS}]|[-–−o](?=[ \t]))")
+_MARKER_NEXT = re.compile(rf"\s*(?:[{_STRONG_BULLETS}]|[-–−o](?=\s))")
 _EOL = re.compile(r"[ \t]*(?:\n|$)")
 _RUN_IN = re.compile(r"[ \t]+(?=[A-ZÆØÅ«])")
 _HEADING_NUMBER = re.compile(r"^[ \t]*\d{1,2}(?:\.\d{1,2}){0,4}\.?[ \t]+")
@@ -72,6 +72,7 @@ _RESPONSIBLE = re.compile(
     r"(?:er|blir|vert|ligg(?:er)?\s+(?:hos|til))\s+(?P<who>[^.;\n]{2,120})",
     re.I,
 )
+_CONTENTS_ENTRY = re.compile(r"(?:\.{3,}|…)\s*\d{1,3}(?:\s|$)")
 _OTHER_INTRO = re.compile(r"^\s*[A-ZÆØÅ][^.:;\n]{0,60}:\s")  # "Innsatsområder: …", a list of another kind
 _HEADING = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){0,4})\.?[ \t]+([A-ZÆØÅ][^\n]*)$")
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
@@ -652,6 +653,8 @@ class _Scanner:
             n_words = len(_WORD.findall(text))
         if n_words < MIN_WORDS or n_words > MAX_WORDS:
             return None
+        if _CONTENTS_ENTRY.search(text):
+            return None  # a line of the contents list ("Mål 2 … 38"), not the goal where it is stated
         if not re.search(r"[a-zæøå]{3}", text):
             return None  # names, abbreviations and numbers ("K&O, TEK"), not a statement
         who = _RESPONSIBLE.search(text)
