@@ -1211,8 +1211,8 @@ def cmd_keyness(args: argparse.Namespace) -> int:
         return 1
     subset, ref = result.describe()
     print(
-        f"keyness of {subset} ({len(result.documents)} documents, {result.words} content words)\n"
-        f"against {ref} ({len(result.documents_ref)} documents, {result.words_ref} content words)"
+        f"keyness of {subset} ({len(result.documents)} document(s), {result.words} content words)\n"
+        f"against {ref} ({len(result.documents_ref)} document(s), {result.words_ref} content words)"
         + (f"; {result.overlap} passages in both count in the subset only" if result.overlap else "")
     )
     sections = [("more frequent in the subset", result.keywords)]
