@@ -578,7 +578,7 @@ class Index:
         result = collocations(
             self.searcher(), query, filters, window=window, min_freq=min_freq, measure=measure, top=top
         )
-        if not result.occurrences:
+        if not result.occurrences and not result.message:
             result.message = self.why_empty(query, filters)
         return result
 

@@ -621,9 +621,12 @@ def collocations(
     else:
         out.sort(key=lambda x: (-x.mi, -x.together, x.lemma))
     message = None
-    if not occurrences:
-        message = f"no occurrences of {query!r}" + (f" with {' '.join(filters.describe())}" if filters.kinds else "")
-    elif not out:
+    if not occurrences and rows.size:
+        message = (
+            f"{rows.size} passage(s) match {query!r}, but only through words standing apart "
+            "(the parts of a compound), which are not counted as occurrences"
+        )
+    elif occurrences and not out:
         message = f"no lemma occurs at least {min_freq} times near {query!r} more often than expected"
     return Collocations(query, filters, window, occurrences, window_words, n, min_freq, measure, out[: top or None],
                         message)  # fmt: skip
