@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -229,6 +230,50 @@ class CommitmentReport:
             "without": [p.to_dict() for p in self.without],
             "no_units": [{"doc_id": d.doc_id, "municipality": d.municipality, "title": d.title} for d in self.no_units],
         }
+
+    def write_png(self, path: str | Path) -> Path:
+        """A bar per plan: its units on the theme by kind; plans stating none, and plans where no
+        unit was found, are listed too, so an empty bar is read as what it is."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = [(p.doc, p.commitments, "") for p in self.plans]
+        rows += [(p.doc, [], f"none of {p.units} units") for p in self.without]
+        rows += [(d, [], "no units found") for d in self.no_units]
+        labels = [_plan_label(d) for d, _, _ in rows]
+        fig, ax = plt.subplots(figsize=(9, max(2.2, 0.42 * len(rows) + 1.3)), dpi=110)
+        left = np.zeros(len(rows))
+        colours = {"mål": "#1f4e79", "delmål": "#5b9bd5", "strategi": "#70ad47", "tiltak": "#ed7d31"}
+        for kind in self.kinds:
+            counts = np.array([sum(1 for c in found if c.unit.kind == kind) for _, found, _ in rows], dtype=float)
+            if counts.any():
+                ax.barh(range(len(rows)), counts, left=left, color=colours[kind], label=kind)
+            left += counts
+        for i, (_, _, note) in enumerate(rows):
+            if note:
+                ax.text(0.05, i, note, va="center", fontsize=7, color="#555555")
+        ax.set_yticks(range(len(rows)), labels=labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("units (goals, strategies, measures) on the theme")
+        ax.set_xlim(0, max(4.0, float(left.max()) * 1.15 if len(left) else 4.0))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if left.any():
+            ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"Plans committing to {self.theme}", fontsize=10)
+        fig.tight_layout()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format="png")
+        plt.close(fig)
+        return out
+
+
+def _plan_label(doc: DocumentMeta) -> str:
+    title = doc.title if len(doc.title) <= 42 else doc.title[:41] + "…"
+    period = f" ({doc.period})" if doc.period and doc.period not in title else ""
+    return f"{doc.municipality}: {title}{period}"
 
 
 Matcher = Callable[[PlanUnit, DocumentMeta], list[str]]
