@@ -586,83 +586,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", action="append", default=[], choices=["mål", "delmål", "strategi", "tiltak"], help="only these kinds"
     )
     p.add_argument("--any", action="store_true", help="a unit needs only one of the query's words, not all")
-    _index_arg(p)
-    _json_arg(p)
-
-    p = sub.add_parser(
-        "structure",
-        help="the goals (mål), delmål, strategies and measures (tiltak) of a plan, with ansvar and frist",
-        description="Reads a plan's pages for the units it is built of: goals (mål, hovudmål), sub-goals "
-        "(delmål), strategies (strategi/strategiar) and measures (tiltak), in bokmål and nynorsk, from "
-        'labelled lists ("Mål 1.", "Strategi:", "Tiltak •"), numbered goals, goal headings and '
-        "Mål | Tiltak | Ansvar | Frist tables; with the responsible unit (ansvar) and deadline or period "
-        "(frist) where the plan states them. Each unit is quoted exactly, with page, section and citation. "
-        "A unit stated twice (summary table and chapter) is listed once, at its first page.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-        "  plansok structure 3330_hol_handlingsplan_folkehelse_2021-2033\n"
-        "  plansok structure 3324_gol_samfunnsdel_2018-2030 --kind mål\n"
-        "  plansok structure 3326_hemsedal_samfunnsdel_2019-2030 --json > hemsedal_units.json\n"
-        "See README, 'Plan structure', for how well it finds units (measured on hand-labelled plans).",
-    )
-    p.add_argument("doc_id", metavar="DOC", help="a document id (see `plansok docs`)")
-    p.add_argument(
-        "--kind", action="append", default=[], choices=["mål", "delmål", "strategi", "tiltak"], help="only these kinds"
-    )
-    _index_arg(p)
-    _json_arg(p)
-
-    p = sub.add_parser(
-        "compare",
-        help="goals and measures added, removed and reworded between two versions of a plan",
-        description="Pairs the units of two documents kind by kind (mål with mål, tiltak with tiltak) by the "
-        "lemmas they share, bokmål and nynorsk alike, in the pairing with the most overlap; a pair at or above "
-        "--threshold (share of shared content lemmas, Dice) is the same unit: unchanged if its words are the "
-        "same, reworded if not. Units left over were added (only in NEW) or removed (only in OLD).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-        "  plansok compare gol_samfunnsdel_2018 gol_samfunnsdel_2022\n"
-        "  plansok compare OLD NEW --kind mål --threshold 0.6\n"
-        "  plansok compare OLD NEW --json | jq '.changes[] | select(.change==\"added\")'",
-    )
-    p.add_argument("old", metavar="OLD", help="the earlier version's document id")
-    p.add_argument("new", metavar="NEW", help="the later version's document id")
-    p.add_argument(
-        "--kind", action="append", default=[], choices=["mål", "delmål", "strategi", "tiltak"], help="only these kinds"
-    )
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=0.5,
-        metavar="X",
-        help="lemma overlap (0-1) at which two units are one unit reworded (default 0.5)",
-    )
-    p.add_argument("--unchanged", action="store_true", help="list the unchanged units too")
-    _index_arg(p)
-    _json_arg(p)
-
-    p = sub.add_parser(
-        "commitments",
-        help="which plans state goals and measures on a theme (a query or --tag), with quotes; which state none",
-        description="For every plan the filters select, the goals, delmål, strategies and measures whose own "
-        "words address the theme, quoted with citation, ansvar and frist; then the plans that state units but "
-        "none on the theme, and those where no unit was found. The theme is a query in search syntax "
-        "(inflections, both written standards and compounds match: barnefattigdom finds "
-        '"fattigdom blant barn"; "a phrase", -exclude, a OR b; every word must occur unless --any) '
-        "and/or --tag TAG (the codebook's rules for the tag must find evidence in the unit).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-        "  plansok commitments barnefattigdom\n"
-        "  plansok commitments 'fattigdom OR lavinntekt' --kind tiltak --type handlingsplan\n"
-        "  plansok commitments --tag bolig --kommune Kongsberg --json\n"
-        "  plansok commitments frivillig --standard nn",
-    )
-    p.add_argument("query", nargs="*", default=[], help="the theme as a query (optional with --tag)")
-    _filter_args(p)
-    p.add_argument(
-        "--kind", action="append", default=[], choices=["mål", "delmål", "strategi", "tiltak"], help="only these kinds"
-    )
-    p.add_argument("--any", action="store_true", help="a unit needs only one of the query's words, not all")
     p.add_argument("--png", type=Path, metavar="FILE", help="draw the units per plan as a bar chart")
     _index_arg(p)
     _json_arg(p)
@@ -1413,111 +1336,6 @@ def cmd_commitments(args: argparse.Namespace) -> int:
     ix = _open(args)
     query = " ".join(args.query)
     report = ix.commitments(query, _filters(args), kinds=args.kind or None, require_all=not args.any)
-    if args.json:
-        _emit_json(report.to_dict())
-        return 0 if report.plans else 1
-    if not report.plans:
-        print(report.message, file=sys.stderr)
-        return 1
-    style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    n = sum(len(p.commitments) for p in report.plans)
-    summary = f"{n} unit(s) in {len(report.plans)} plan(s); {len(report.without)} plan(s) state none"
-    print(style.bold(f"{report.theme}: {summary}; {len(report.no_units)} without units found"))
-    for plan in report.plans:
-        d = plan.doc
-        found = [c.unit.kind for c in plan.commitments]
-        kinds = ", ".join(f"{found.count(k)} {k}" for k in report.kinds if k in found)
-        period = f" ({d.period})" if d.period and d.period not in d.title else ""
-        print(style.bold(f"\n{d.municipality}, {d.title}{period}: {kinds}"))
-        for c in plan.commitments:
-            for line in _unit_line(c.unit, style):
-                print(line)
-            print(style.dim(f"  {'':<12} {c.unit.citation}"))
-    if report.without:
-        print(style.bold("\nstate goals or measures, none on the theme:"))
-        for p in report.without:
-            print(f"  {p.doc.municipality}, {p.doc.title} ({p.units} units)  [{p.doc.doc_id}]")
-    if report.no_units:
-        print(style.bold("\nno goals or measures found (read them yourself):"))
-        for d in report.no_units:
-            print(f"  {d.municipality}, {d.title}  [{d.doc_id}]")
-    return 0
-
-
-def _unit_line(u: Any, style: _Style, width: int = 100) -> list[str]:
-    """A unit as a few lines: kind and number, its words, then ansvar, frist and the passage id."""
-    label = f"{u.kind}{' ' + u.number if u.number else ''}"
-    body = textwrap.wrap(u.text, width=width - 16) or [""]
-    lines = [f"  {label:<12} {body[0]}"] + [f"  {'':<12} {b}" for b in body[1:]]
-    extra = [f"ansvar: {u.ansvar}"] if u.ansvar else []
-    extra += [f"frist: {u.frist}"] if u.frist else []
-    if extra:
-        lines.append(style.dim(f"  {'':<12} [{'; '.join(extra)}]"))
-    return lines
-
-
-def cmd_structure(args: argparse.Namespace) -> int:
-    ix = _open(args)
-    st = ix.plan_structure(args.doc_id)
-    units = [u for u in st.units if not args.kind or u.kind in args.kind]
-    if args.json:
-        _emit_json(st.to_dict() | {"units": [u.to_dict() for u in units]})
-        return 0 if units else 1
-    doc = st.doc
-    if not units:
-        print(f"no {'/'.join(args.kind) or 'goals, strategies or measures'} found in {doc.doc_id}", file=sys.stderr)
-        return 1
-    style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    counts = ", ".join(f"{n} {k}" for k, n in st.counts().items() if n and (not args.kind or k in args.kind))
-    title = f"{doc.title} ({doc.period})" if doc.period and doc.period not in doc.title else doc.title
-    print(style.bold(f"{doc.municipality}, {title}: {counts}"))
-    place = None
-    for u in units:
-        here = (u.page, u.section)
-        if here != place:
-            print(style.dim(f"\ns. {u.page}" + (f"  § {u.section}" if u.section else "")))
-            place = here
-        for line in _unit_line(u, style):
-            print(line)
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    ix = _open(args)
-    result = ix.compare_plans(args.old, args.new, threshold=args.threshold, kinds=args.kind or None)
-    if args.json:
-        _emit_json(result.to_dict())
-        return 0 if result.changes else 1
-    if not result.changes:
-        print(f"no goals, strategies or measures found in {args.old} or {args.new}", file=sys.stderr)
-        return 1
-    style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    print(style.bold(f"{result.old.municipality}: {result.old.doc_id} -> {result.new.doc_id}"))
-    for kind, c in result.counts().items():
-        print(f"  {kind}: {c['added']} added, {c['removed']} removed, {c['reworded']} reworded, "
-              f"{c['unchanged']} unchanged")  # fmt: skip
-    for ch in result.changes:
-        if ch.change == "unchanged" and not args.unchanged:
-            continue
-        if ch.change == "added":
-            print(f"\n+ {ch.kind} (new, s. {ch.new.page}): {ch.new.text}")
-            print(style.dim(f"    {ch.new.citation}"))
-        elif ch.change == "removed":
-            print(f"\n- {ch.kind} (old, s. {ch.old.page}): {ch.old.text}")
-            print(style.dim(f"    {ch.old.citation}"))
-        else:
-            mark = "~" if ch.change == "reworded" else "="
-            print(f"\n{mark} {ch.kind} (s. {ch.old.page} -> s. {ch.new.page}, overlap {ch.similarity:.2f})")
-            print(f"    old: {ch.old.text}")
-            if ch.change == "reworded":
-                print(f"    new: {ch.new.text}")
-    return 0
-
-
-def cmd_commitments(args: argparse.Namespace) -> int:
-    ix = _open(args)
-    query = " ".join(args.query)
-    report = ix.commitments(query, _filters(args), kinds=args.kind or None, require_all=not args.any)
     if args.png:
         report.write_png(args.png)
         print(f"wrote {args.png}", file=sys.stderr)
@@ -1570,9 +1388,6 @@ COMMANDS = {
     "collocations": cmd_collocations,
     "codes": cmd_codes,
     "codebook": cmd_codebook,
-    "structure": cmd_structure,
-    "compare": cmd_compare,
-    "commitments": cmd_commitments,
     "structure": cmd_structure,
     "compare": cmd_compare,
     "commitments": cmd_commitments,
