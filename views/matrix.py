@@ -250,7 +250,9 @@ class MatrixResult:
         stat_heads = short_labels([s.series or (s.label,) for s in self.stats])
         first = [c.heading for c in self.columns] + ["all"]
         w0 = min(max([len(self.by), *map(len, first)]), 46)
-        widths = [max(10, min(len(h), 24)) for h in heads]
+        cell_text = [[self._fmt(self.cell(r, j), r.counts[j]) for j in range(len(self.columns))] for r in self.rows]
+        totals = [self._fmt(self.total(r), r.total) for r in self.rows]
+        widths = [max(10, min(len(h), 24), len(t), *map(len, row)) for h, t, row in zip(heads, totals, cell_text)]
         swidths = [max(10, min(len(h), 24)) for h in stat_heads]
         sep = " | " if self.stats else ""
         lines = [
@@ -264,7 +266,7 @@ class MatrixResult:
         )
         notes: list[str] = []
         for j, c in enumerate(self.columns):
-            cells = [self._fmt(self.cell(r, j), r.counts[j]) for r in self.rows]
+            cells = [row[j] for row in cell_text]
             stats = []
             for s in self.stats:
                 v = s.values[j]
@@ -279,7 +281,6 @@ class MatrixResult:
                 + sep
                 + "  ".join(f"{x:>{w}}" for x, w in zip(stats, swidths))
             )
-        totals = [self._fmt(self.total(r), r.total) for r in self.rows]
         lines.append(f"{'all':<{w0}}  " + "  ".join(f"{x:>{w}}" for x, w in zip(totals, widths)))
         dropped = [f"{r.label}: {left_out_text(r.left_out)}" for r in self.rows if left_out_text(r.left_out)]
         if dropped:
