@@ -108,19 +108,30 @@ class Corpus:
 # -- the sample ---------------------------------------------------------------------
 def extract_sample(index_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Read passages, terms and forms of an ingested index into ``out_dir``."""
-    from plansok.index.store import IndexStore, merge
+    from plansok.index.segment_format import LiveMap
+    from plansok.index.store import IndexStore
 
     st = IndexStore(index_dir)
     try:
-        seg = merge(st.live_segments())
-        if seg is None or len(seg.pids) == 0:
+        vocab: dict[str, int] = {}
+        blocks, pids, doc_len = [], [], []
+        for seg, live in st.live_segments():
+            rows = LiveMap.of(seg.doc_rows, live)
+            local = rows.to_local(np.arange(rows.n_live))
+            remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in seg.terms()), np.int64, count=seg.n_terms)
+            csr = seg.counts_csr()[local]
+            blocks.append((csr.data, remap[csr.indices], csr.indptr, csr.shape[0]))
+            pids.append(np.asarray(seg.row_pid)[local])
+            doc_len.append(np.asarray(seg.row_len)[local])
+        if not blocks or sum(b[3] for b in blocks) == 0:
             raise RuntimeError(f"{index_dir}: the sample index has no passages")
+        counts = sp.vstack([sp.csr_matrix((d, i, p), shape=(n, len(vocab))) for d, i, p, n in blocks], format="csr")
         rows = st.db.execute(
             "SELECT pid, doc_id, ordinal, page_start, page_end, page_label, section, source, text FROM passages"
         ).fetchall()
         by_pid = {r[0]: r for r in rows}
         passages = []
-        for pid in seg.pids.tolist():
+        for pid in np.concatenate(pids).tolist():
             r = by_pid[pid]
             passages.append(
                 {
@@ -138,19 +149,18 @@ def extract_sample(index_dir: Path, out_dir: Path) -> dict[str, Any]:
         forms = st.db.execute("SELECT form, terms FROM forms").fetchall()
     finally:
         st.close()
-    counts = seg.counts.tocsr()
     counts.sort_indices()
     reps = counts.data.astype(np.int64)
     tok = np.repeat(counts.indices, reps).astype(np.int32)
     row_len = np.asarray(counts.sum(axis=1)).ravel().astype(np.int64)
     off = np.concatenate([[0], np.cumsum(row_len)]).astype(np.int64)
-    corpus = Corpus(tok, off, seg.vocab.tolist())
+    corpus = Corpus(tok, off, list(vocab))
     corpus.save(out_dir / "sample.npz")
     meta = {
         "passages": passages,
         "docs": docs,
         "forms": [list(f) for f in forms],
-        "doc_len": seg.doc_len.tolist(),
+        "doc_len": np.concatenate(doc_len).tolist(),
     }
     (out_dir / "sample.json").write_text(json.dumps(meta, ensure_ascii=False))
     logger.info("sample: %d passages, %d terms, %d tokens", corpus.n, len(corpus.vocab), corpus.n_tokens)

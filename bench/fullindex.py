@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from plansok.bench.data import PERTURB_RATE, SEED, VARIANTS, Corpus
 logger = logging.getLogger(__name__)
 
 DOC_PASSAGES = 2_000
-MAX_BATCHES = 8  # plansok merges segments beyond 8; stay under it
+MAX_BATCHES = 8  # eight equal batches: one size tier, merged into one segment by the index's policy
 
 
 def _perturb(words: list[str], copy: int, rnd: random.Random) -> str:
@@ -53,7 +54,9 @@ def _doc_meta(j: int, template: dict[str, Any]) -> Any:
 
 
 def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    """Write ``corpus`` as a plansok index in ``out_dir``; returns counts."""
+    """Write ``corpus`` as a plansok index in ``out_dir``; returns counts,
+    sizes and ``write_s``, the time spent in ``IndexStore.add_documents``
+    (segments, SQLite, merges), apart from making the batches' documents."""
     from plansok.index.store import IndexStore
     from plansok.models import AnalysedDoc, Page, Passage
 
@@ -69,6 +72,7 @@ def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> d
     per_batch = math.ceil(n_docs / MAX_BATCHES)
     store = IndexStore(out_dir, create=True)
     src, copy, off = corpus.src.tolist(), corpus.copy.tolist(), corpus.off.tolist()
+    write_s = 0.0
     try:
         for b0 in range(0, n_docs, per_batch):
             batch = []
@@ -98,13 +102,23 @@ def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> d
                 meta.n_pages = n_pages
                 pages = [Page(number=i, text="", label=None, source="text") for i in range(1, n_pages + 1)]
                 batch.append(AnalysedDoc(meta, pages, plist, terms, lengths, forms if j == 0 else {}))
+            t0 = time.perf_counter()
             store.add_documents(batch)
+            write_s += time.perf_counter() - t0
             logger.debug("wrote documents %d-%d", b0, b0 + len(batch) - 1)
+            del batch
         n_segments = len(store.segment_names())
     finally:
         store.close()
     disk = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
-    return {"documents": n_docs, "segments": n_segments, "disk_mb": disk / 2**20}
+    seg_disk = sum(f.stat().st_size for f in (out_dir / "segments").glob("*.npz"))
+    return {
+        "documents": n_docs,
+        "segments": n_segments,
+        "disk_mb": disk / 2**20,
+        "segments_mb": seg_disk / 2**20,
+        "write_s": write_s,
+    }
 
 
 def load_sample_meta(path: Path) -> dict[str, Any]:

@@ -249,23 +249,40 @@ def bench_scaling(s: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def cold_query(s: Settings, index_dir: Path) -> dict[str, Any]:
+def cold_query(s: Settings, index_dir: Path, query: str = "barnefattigdom") -> dict[str, Any]:
+    """Wall time and peak RSS of ``plansok query QUERY --index DIR`` in a new
+    process (import, open, first query, print), the median of a few runs."""
     exe = Path(sys.executable).parent / "plansok"
     cmd = (
         [str(exe)]
         if exe.exists()
         else [sys.executable, "-c", "import sys; from plansok.cli import main; sys.exit(main())"]
     )
-    cmd += ["query", "barnefattigdom", "--index", str(index_dir)]
-    runs, hits = [], 0
+    cmd += ["query", query, "--index", str(index_dir)]
+    runs, rss, hits = [], [], 0
     for _ in range(s.cold_runs):
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=one_core_env(), capture_output=True, text=True, timeout=120)
-        runs.append(time.perf_counter() - t0)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, env=one_core_env(), stdout=out, stderr=err, cwd=REPO)
+            # wait4 gives the child's own peak RSS (ru_maxrss, KB on Linux).
+            _, status, usage = os.wait4(proc.pid, 0)
+            runs.append(time.perf_counter() - t0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            rss.append(usage.ru_maxrss / 1024)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
         if proc.returncode != 0:
-            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200], "runs_s": runs}
-        hits = len(re.findall(r"^\s*\d+\. ", proc.stdout, flags=re.MULTILINE))
-    return {"runs_s": runs, "median_s": statistics.median(runs), "hits": hits}
+            return {"error": (stderr.strip().splitlines() or ["?"])[-1][:200], "runs_s": runs}
+        hits = len(re.findall(r"^\s*\d+\. ", stdout, flags=re.MULTILINE))
+    return {
+        "runs_s": runs,
+        "median_s": statistics.median(runs),
+        "rss_mb": rss,
+        "median_rss_mb": statistics.median(rss),
+        "hits": hits,
+        "query": query,
+    }
 
 
 # -- scaled corpora --------------------------------------------------------------------------
@@ -301,13 +318,15 @@ def _rank_row(system: str, n: int, r: dict[str, Any]) -> dict[str, Any]:
         notes.append(f"arrays {r['arrays_mb']:.0f} MB")
     if "disk_mb" in r:
         notes.append(f"{r['disk_mb']:.0f} MB on disk")
+    if "segments" in r:
+        notes.append(f"{r['segments']} segment(s)")
     if system == "bm25s":
         notes.append("numba not installed")
     row["note"] = ", ".join(notes)
     return row
 
 
-def _full_row(n: int, w: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
+def _full_row(n: int, w: dict[str, Any], q: dict[str, Any], cold: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"system": "plansok-full", "label": LABELS["plansok-full"]}
     if w.get("error") or q.get("error"):
         row["error"] = w.get("error") or q.get("error")
@@ -319,23 +338,34 @@ def _full_row(n: int, w: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
             "passages_per_s": n / w["build_s"],
             "write_peak_rss_mb": w["peak_rss_mb"],
             "disk_mb": w["disk_mb"],
+            "segments_mb": w["segments_mb"],
             "segments": w["segments"],
+            "cold": cold,
         }
     )
+    cold_note = (
+        f"cold query {cold['median_s']:.2f} s, {cold['median_rss_mb']:.0f} MB"
+        if cold.get("median_s")
+        else f"cold query: {cold.get('error', 'not run')}"
+    )
     row["note"] = (
-        f"load {q['load_s']:.1f} s, 1st query {q['first_query_s'] * 1000:.0f} ms; "
-        f"write peak {w['peak_rss_mb']:.0f} MB, {w['disk_mb']:.0f} MB on disk"
+        f"open {q['load_s'] * 1000:.0f} ms, 1st query {q['first_query_s'] * 1000:.0f} ms; {cold_note}; "
+        f"write peak {w['peak_rss_mb']:.0f} MB; on disk {w['disk_mb']:.0f} MB "
+        f"({w['segments_mb']:.0f} MB postings in {w['segments']} segment(s))"
     )
     return row
 
 
 def _agreement(rows: list[dict[str, Any]]) -> str | None:
+    """plansok's top-10 scores against an exact BM25 computed from the corpus
+    tokens in numpy, apart from plansok's code (scores, not rows: copies of a
+    passage tie, and which of them makes the tenth place is arbitrary)."""
     import numpy as np
 
     by = {r["system"]: r for r in rows if not r.get("error") and not r.get("skipped")}
-    if "plansok" not in by or "rank_bm25" not in by:
+    if "plansok" not in by or "reference" not in by["plansok"]:
         return None
-    a, b = by["plansok"]["check"], by["rank_bm25"]["check"]
+    a, b = by["plansok"]["check"], by["plansok"]["reference"]
     same = sum(
         len(x["scores"]) == len(y["scores"]) and bool(np.allclose(x["scores"], y["scores"], rtol=1e-4, atol=1e-5))
         for x, y in zip(a, b)
@@ -397,6 +427,7 @@ def bench_size(
             s,
             f"write-{n}",
         )
+        cold = {} if w.get("error") else cold_query(s, index_dir, text_queries[0])
         q = (
             {}
             if w.get("error")
@@ -413,7 +444,7 @@ def bench_size(
                 f"full-{n}",
             )
         )
-        rows.insert(1, _full_row(n, w, q))
+        rows.insert(1, _full_row(n, w, q, cold))
         shutil.rmtree(index_dir, ignore_errors=True)
     path.unlink(missing_ok=True)
     info["rows"] = rows
@@ -465,7 +496,7 @@ def run_bench(s: Settings) -> dict[str, Any]:
 def _clean(obj: Any) -> Any:
     """JSON without NaN and without the per-query check lists."""
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items() if k != "check"}
+        return {k: _clean(v) for k, v in obj.items() if k not in ("check", "reference")}
     if isinstance(obj, list):
         return [_clean(v) for v in obj]
     if isinstance(obj, float) and obj != obj:

@@ -52,33 +52,102 @@ class System:
 
 
 class PlansokRanking(System):
-    """plansok's vectorised BM25 (``BM25.from_counts`` + ``top_k``)."""
+    """plansok's on-disk BM25: the corpus written as index segments (batches
+    of documents as ingest commits them, merged by the index's policy), then
+    memory-mapped and scored per query term (``MappedBM25.sparse_scores`` and
+    ``top_k_sparse``): the scoring a search does, without query analysis."""
 
     name = "plansok"
     label = "plansok (ranking)"
+    BATCHES = 8  # as the full index is written (bench.fullindex)
+    DOC_ROWS = 2_000
 
     def prepare(self, corpus: Corpus) -> None:
         self.corpus = corpus
+        self.dir = Path(tempfile.mkdtemp(prefix="plansok-bench-segments-"))
 
     def build(self) -> None:
-        from plansok.index.bm25 import BM25
+        from plansok.index.searcher import LoadedIndex
+        from plansok.index.segment_format import SegmentFile
+        from plansok.index.store import MAX_SEGMENTS, plan_merge
 
-        counts = self.corpus.counts()
-        vocab = {t: i for i, t in enumerate(self.corpus.vocab)}
-        doc_len = np.diff(self.corpus.off).astype(np.float32)  # = row sums, as rank_bm25 counts
-        self.bm = BM25.from_counts(counts, vocab, doc_len)
-        del counts
+        paths = write_segments(self.corpus, self.dir, self.BATCHES, self.DOC_ROWS, MAX_SEGMENTS, plan_merge)
+        segs = [SegmentFile(p) for p in paths]
+        self.ix = LoadedIndex(None, [], [(s, np.ones(len(s.doc_names), dtype=bool)) for s in segs])  # type: ignore[arg-type]
+        self.bm = self.ix.bm25
 
     def query(self, terms: list[str]) -> tuple[list[int] | None, list[float]]:
-        from plansok.index.bm25 import top_k
-
-        rows, scores = top_k(self.bm.get_scores(terms), K)
-        return rows.tolist(), scores.tolist()
+        # Every query reads its postings from the mapped files again, as a
+        # first query would: the reader's cache of decoded postings is dropped.
+        self.ix.drop_caches()
+        weights: dict[int, float] = {}
+        for t in terms:
+            tid = self.bm.vocab.get(t)
+            if tid is not None:
+                weights[tid] = weights.get(tid, 0.0) + 1.0
+        rows, best = self.bm.top_k(list(weights.items()), K)
+        return rows.tolist(), best.astype(float).tolist()
 
     def info(self) -> dict[str, Any]:
-        m = self.bm.tfn
-        nbytes = m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.bm.idf.nbytes + self.bm.doc_len.nbytes
-        return {"arrays_mb": nbytes / 2**20}
+        size = sum(f.stat().st_size for f in self.dir.glob("*.npz"))
+        return {"disk_mb": size / 2**20, "segments": len(self.ix.views)}
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def write_segments(
+    corpus: Corpus, folder: Path, batches: int, doc_rows: int, max_segments: int, plan: Any
+) -> list[Path]:
+    """Write ``corpus`` as segment files the way ingest does (one segment per
+    batch of documents, merged by ``plan``); returns the live ones in order."""
+    from plansok.index.segment_format import MergedSegment, SegmentFile, build_segment, write_segment_file
+
+    objs = np.asarray(corpus.vocab, dtype=object)
+    off = corpus.off.tolist()
+    n_docs = -(-corpus.n // doc_rows)
+    per_batch = -(-n_docs // batches)
+    live: list[tuple[Path, int]] = []
+    for b, d0 in enumerate(range(0, n_docs, per_batch)):
+        docs = []
+        for j in range(d0, min(d0 + per_batch, n_docs)):
+            lo, hi = j * doc_rows, min((j + 1) * doc_rows, corpus.n)
+            flat = objs[corpus.tok[off[lo] : off[hi]]].tolist()
+            terms = [flat[off[r] - off[lo] : off[r + 1] - off[lo]] for r in range(lo, hi)]
+            docs.append((f"doc{j}", [1] * (hi - lo), [len(t) for t in terms], terms))
+        path = folder / f"seg-{b:04d}.npz"
+        write_segment_file(path, build_segment(path.stem, docs, d0 * doc_rows + 1))
+        live.append((path, sum(len(d[3]) for d in docs)))
+        while pick := plan([n for _, n in live], max_segments):
+            inputs = [SegmentFile(live[i][0]) for i in pick]
+            out = folder / f"seg-{b:04d}-m{len(live)}.npz"
+            merged = MergedSegment(out.stem, [(s, np.ones(len(s.doc_names), dtype=bool)) for s in inputs])
+            write_segment_file(out, merged)
+            for i in pick:
+                live[i][0].unlink()
+            live = [x for i, x in enumerate(live) if i not in pick[1:]]
+            live[pick[0]] = (out, merged.n_rows)
+    return [p for p, _ in live]
+
+
+def exact_bm25_top(corpus: Corpus, terms: list[str], k: int = K) -> tuple[list[int], list[float]]:
+    """Top ``k`` of BM25 as plansok defines it (k1 1.5, b 0.75, Lucene idf,
+    passages counted as at least 20 words long), computed straight from the
+    corpus tokens: a check of the on-disk scores that shares none of their code."""
+    k1, b, min_len = 1.5, 0.75, 20
+    lens = np.maximum(np.diff(corpus.off), min_len).astype(np.float64)
+    avg = float(lens.mean())
+    scores = np.zeros(corpus.n)
+    for t in terms:
+        if t not in corpus.vocab:
+            continue
+        pos = np.flatnonzero(corpus.tok == corpus.vocab.index(t))
+        rows, tf = np.unique(np.searchsorted(corpus.off, pos, side="right") - 1, return_counts=True)
+        idf = np.log(1 + (corpus.n - len(rows) + 0.5) / (len(rows) + 0.5))
+        scores[rows] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lens[rows] / avg))
+    nz = np.flatnonzero(scores > 0)
+    best = nz[np.lexsort((nz, -scores[nz]))][:k]
+    return best.tolist(), scores[best].tolist()
 
 
 class RankBM25(System):

@@ -14,8 +14,10 @@ two-document index, so a word that is there would find nothing.
     tfn(t,d) = tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avglen))
     score(d) = sum over query terms t (with their weights) of idf(t) * tfn(t,d)
 
-``tfn`` depends on the corpus only through ``avglen``, so it is computed once
-per index load and stored column-wise (CSC): a term's postings are one slice.
+``tfn`` depends on the corpus only through ``avglen``. This in-memory class
+computes it once and stores it column-wise (CSC): a term's postings are one
+slice. The on-disk index (``plansok.index.searcher``) uses the same formulas
+(``tfn_values``, ``lucene_idf``) on memory-mapped postings, per query term.
 """
 
 from __future__ import annotations
@@ -30,6 +32,28 @@ import scipy.sparse as sp
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
+
+
+def length_norm(length: np.ndarray, avg: float, k1: float = K1, b: float = B) -> np.ndarray:
+    """k1 * (1 - b + b * len(d) / avglen) for float32 lengths: the part of
+    ``tfn`` that depends on the passage, not the term."""
+    return (k1 * (1.0 - b + b * length / avg)).astype(np.float32, copy=False)
+
+
+def tfn_from_norm(tf: np.ndarray, norm: np.ndarray, k1: float = K1) -> np.ndarray:
+    return (tf * (k1 + 1.0) / (tf + norm)).astype(np.float32, copy=False)
+
+
+def tfn_values(tf: np.ndarray, length: np.ndarray, avg: float, k1: float = K1, b: float = B) -> np.ndarray:
+    """BM25's term-frequency part for float32 ``tf`` and ``length`` (the same
+    operations in the same order everywhere, so in-memory and on-disk scores agree)."""
+    return tfn_from_norm(tf, length_norm(length, avg, k1, b), k1)
+
+
+def lucene_idf(df: np.ndarray | float, n: int) -> np.ndarray:
+    """ln(1 + (N - df + 0.5) / (df + 0.5)): never zero or negative."""
+    df = np.asarray(df, dtype=np.float64)
+    return np.log1p((n - df + 0.5) / (df + 0.5))
 
 
 @dataclass
@@ -72,12 +96,10 @@ class BM25:
         avg = avg or 1.0
         # Normalise each stored tf in place: row i's entries share len(d_i).
         row_of = np.repeat(np.arange(n), np.diff(csr.indptr))
-        tf = csr.data
-        denom = tf + k1 * (1.0 - b + b * doc_len[row_of] / avg)
-        csr.data = (tf * (k1 + 1.0) / denom).astype(np.float32)
+        csr.data = tfn_values(csr.data, doc_len[row_of], avg, k1, b)
         df = np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float64)
         if idf == "lucene":
-            weights = np.log1p((n - df + 0.5) / (df + 0.5))
+            weights = lucene_idf(df, n)
         elif idf == "okapi":
             weights = np.log(n - df + 0.5) - np.log(df + 0.5)
             if weights.size:
@@ -147,6 +169,18 @@ def top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[n
     order = np.lexsort((nz, -scores[nz]))  # ties broken by position, for stable output
     best = nz[order]
     return best, scores[best]
+
+
+def top_k_sparse(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k`` over scores given only where they may be non-zero (``ids``
+    ascending): the same rows, order and tie-breaking as on the dense array."""
+    pos = scores > 0
+    ids, scores = ids[pos], scores[pos]
+    if ids.size > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        ids, scores = ids[part], scores[part]
+    order = np.lexsort((ids, -scores))
+    return ids[order], scores[order]
 
 
 def count_matrix(

@@ -1,85 +1,526 @@
-"""An index loaded for searching: postings merged in memory and BM25-ready.
+"""An index opened for searching at one commit: memory-mapped segments, and
+BM25 computed per query term from the postings.
 
-Loading reads the live rows of every segment once; a query then touches only
-the posting lists of its terms. Load once per process and reuse (the Python
-API and ``plansok serve`` do).
+Opening reads the commit's document list and each segment's directory; no
+postings. A query term is looked up in each segment's sorted term
+dictionary; its postings (rows and term frequencies) are read from the
+mapped files, rows of removed or replaced documents are dropped, and its
+BM25 weights come from the term frequency, the row's length and the
+commit's average length, exactly as if the whole index were one matrix in
+memory. Page context (``page_bm25``) scores each (document, page) group
+with the same formula over the sums of its passages.
+
+Rows are numbered over the live passages of the commit, segment after
+segment in commit order, so results (and ties) are those of the merged
+in-memory index plansok used before. Open once per process and reuse (the
+Python API and ``plansok serve`` do); a reader keeps answering from its
+commit while writers add, remove and merge, because a mapped file stays
+readable after a merge unlinks it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from plansok.errors import IndexError_
-from plansok.index.bm25 import BM25
-from plansok.index.store import IndexStore, merge
+from plansok.index.bm25 import K1, B, length_norm, lucene_idf, tfn_from_norm, top_k_sparse
+from plansok.index.segment_format import MIN_LENGTH, LiveMap, OldSegmentFormat, SegmentFile
+from plansok.index.store import IndexStore
 from plansok.models import DocumentMeta
 
 logger = logging.getLogger(__name__)
 
-MIN_LENGTH = 20
-IDF = "lucene"  # see plansok.index.bm25: Okapi's idf finds nothing in a tiny index
+__all__ = ["MIN_LENGTH", "LoadedIndex", "MappedBM25"]
+
+# Decoded postings kept per unit (passages, pages), most recently used first.
+CACHE_BYTES = 64 * 2**20
+_MIN = np.float32(MIN_LENGTH)
 
 
-@dataclass
+class SegmentView:
+    """One segment as one commit sees it: which of its documents are live,
+    and where its live rows and page groups start in the commit's numbering."""
+
+    def __init__(self, seg: SegmentFile, live_docs: np.ndarray, doc_pos: np.ndarray, row_base: int, group_base: int):
+        self.seg = seg
+        self.live_docs = live_docs
+        self.doc_pos = doc_pos  # local document -> position in LoadedIndex.docs
+        self.rows = LiveMap.of(seg.doc_rows, live_docs)
+        self.groups = LiveMap.of(seg.doc_groups, live_docs)
+        self.row_base = row_base
+        self.group_base = group_base
+        self.lensum = float(np.asarray(seg.doc_lensum)[live_docs].sum()) if len(live_docs) else 0.0
+        self._pid_order: np.ndarray | None = None
+
+    def live_rows(self) -> np.ndarray:
+        return self.rows.to_local(np.arange(self.rows.n_live, dtype=np.int64))
+
+    def pid_rows(self, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in ``pids`` found here, their local rows)."""
+        row_pid = self.seg.row_pid
+        if len(row_pid) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if self.seg.pids_sorted:
+            pos = np.minimum(np.searchsorted(row_pid, pids), len(row_pid) - 1)
+            local = pos
+        else:
+            if self._pid_order is None:
+                self._pid_order = np.argsort(row_pid)
+            pos = np.minimum(np.searchsorted(row_pid, pids, sorter=self._pid_order), len(row_pid) - 1)
+            local = self._pid_order[pos]
+        found = np.flatnonzero(row_pid[local] == pids)
+        return found, local[found]
+
+
+class TermTable:
+    """Term ids for one commit, handed out as terms are looked up: no
+    dictionary of every term is built unless someone asks for all of them
+    (``len``, iteration; query feedback does)."""
+
+    def __init__(self, views: list[SegmentView]) -> None:
+        self.views = views
+        self._ids: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._where: list[list[tuple[int, int]]] = []  # per id: (view, local term id)
+        self._missing: set[str] = set()
+        self._complete = False
+        self._local_ids: list[np.ndarray] = []  # per view, local term id -> id (when complete)
+        self._lock = threading.Lock()
+
+    def get(self, term: str) -> int | None:
+        tid = self._ids.get(term)
+        if tid is not None or self._complete or term in self._missing:
+            return tid
+        key = term.encode("utf-8")
+        where = [(vi, lt) for vi, v in enumerate(self.views) if (lt := v.seg.lookup(key)) >= 0]
+        with self._lock:
+            if term in self._ids:
+                return self._ids[term]
+            if not where:
+                if len(self._missing) > 100_000:
+                    self._missing.clear()
+                self._missing.add(term)
+                return None
+            tid = len(self._terms)
+            self._terms.append(term)
+            self._where.append(where)
+            self._ids[term] = tid
+            return tid
+
+    def where(self, tid: int) -> list[tuple[int, int]]:
+        return self._where[tid]
+
+    def term(self, tid: int) -> str:
+        return self._terms[tid]
+
+    def complete(self) -> None:
+        """Give every term of every segment an id (ids handed out so far stay)."""
+        with self._lock:
+            if self._complete:
+                return
+            known = len(self._terms)
+            for vi, v in enumerate(self.views):
+                terms = v.seg.terms()
+                local = np.empty(len(terms), dtype=np.int64)
+                for lt, t in enumerate(terms):
+                    tid = self._ids.get(t)
+                    if tid is None:
+                        tid = self._ids[t] = len(self._terms)
+                        self._terms.append(t)
+                        self._where.append([])
+                    if tid >= known:
+                        self._where[tid].append((vi, lt))
+                    local[lt] = tid
+                self._local_ids.append(local)
+            self._missing.clear()
+            self._complete = True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ids.clear()
+            self._terms.clear()
+            self._where.clear()
+            self._missing.clear()
+            self._local_ids.clear()
+            self._complete = False
+
+    def local_ids(self, vi: int) -> np.ndarray:
+        self.complete()
+        return self._local_ids[vi]
+
+    def __len__(self) -> int:
+        self.complete()
+        return len(self._terms)
+
+
+class Vocab(Mapping[str, int]):
+    """term -> id, looked up in the segments' term dictionaries on demand."""
+
+    def __init__(self, table: TermTable) -> None:
+        self._table = table
+
+    def __getitem__(self, term: str) -> int:
+        tid = self._table.get(term)
+        if tid is None:
+            raise KeyError(term)
+        return tid
+
+    def get(self, term: str, default: Any = None) -> Any:  # type: ignore[override]
+        tid = self._table.get(term)
+        return default if tid is None else tid
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self._table.get(term) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        self._table.complete()
+        return iter(list(self._table._terms))
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class _Idf:
+    def __init__(self, bm: MappedBM25) -> None:
+        self._bm = bm
+
+    def __getitem__(self, tid: int) -> np.float32:
+        return self._bm.idf_of(int(tid))
+
+
+class MappedBM25:
+    """BM25 over one unit of a commit, passages (``rows``) or pages
+    (``groups``: a page's passages summed), from memory-mapped postings. Has
+    the interface of the in-memory ``BM25`` that ``query.ranking`` uses:
+    ``vocab``, ``idf[tid]``, ``postings(tid)``, ``weighted_scores``, ``n_docs``."""
+
+    def __init__(self, table: TermTable, unit: str, n: int, lensum: float, *, k1: float = K1, b: float = B) -> None:
+        if unit not in ("rows", "groups"):
+            raise ValueError(f"unit must be 'rows' or 'groups', not {unit!r}")
+        self.table = table
+        self.unit = unit
+        self._n = n
+        self.avg = (lensum / n if n else 0.0) or 1.0
+        self.k1, self.b = k1, b
+        self.vocab = Vocab(table)
+        self.idf = _Idf(self)
+        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached_bytes = 0
+        self._lock = threading.Lock()
+        self._tfn: sp.csr_matrix | None = None
+        self._norms: dict[int, np.ndarray] = {}
+        self._scratch = threading.local()
+
+    @property
+    def n_docs(self) -> int:
+        return self._n
+
+    # -- postings -------------------------------------------------------------------------
+    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids ascending, BM25 tfn values) of one term over the live units."""
+        with self._lock:
+            hit = self._cache.get(tid)
+            if hit is not None:
+                self._cache.move_to_end(tid)
+                return hit
+        parts = [self._segment_postings(vi, lt) for vi, lt in self.table.where(tid)]
+        if len(parts) == 1:
+            out = parts[0]
+        elif parts:
+            out = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+        else:
+            out = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        size = out[0].nbytes + out[1].nbytes
+        with self._lock:
+            if tid not in self._cache:
+                self._cache[tid] = out
+                self._cached_bytes += size
+                while self._cached_bytes > CACHE_BYTES and len(self._cache) > 1:
+                    _, (a, v) = self._cache.popitem(last=False)
+                    self._cached_bytes -= a.nbytes + v.nbytes
+        return out
+
+    def _norm(self, vi: int) -> np.ndarray:
+        """k1 * (1 - b + b * len / avglen) for every row (or group) of a
+        segment: computed on the segment's first query, as it depends on the
+        commit's average length."""
+        norm = self._norms.get(vi)
+        if norm is None:
+            seg = self.table.views[vi].seg
+            length = np.maximum(seg.row_len, _MIN) if self.unit == "rows" else seg.group_len
+            norm = self._norms[vi] = length_norm(length, self.avg, self.k1, self.b)
+        return norm
+
+    def _segment_postings(self, vi: int, lt: int) -> tuple[np.ndarray, np.ndarray]:
+        view = self.table.views[vi]
+        seg = view.seg
+        lo, hi = int(seg.post_ptr[lt]), int(seg.post_ptr[lt + 1])
+        rows = seg.post_row[lo:hi]
+        tf = seg.post_tf[lo:hi].astype(np.float32)
+        if self.unit == "rows":
+            live, ids = view.rows.to_compact(rows)
+            if live is not None:
+                rows, tf = rows[live], tf[live]
+            vals = tfn_from_norm(tf, self._norm(vi)[rows], self.k1)
+            return (ids + view.row_base if view.row_base else ids).astype(np.int32, copy=False), vals
+        groups = seg.row_group[rows]
+        if seg.groups_sorted:
+            starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]])) if len(groups) else groups[:0]
+            ug = groups[starts]
+            gtf = np.add.reduceat(tf, starts) if len(starts) else tf[:0]
+        else:
+            ug, inv = np.unique(groups, return_inverse=True)
+            gtf = np.bincount(inv.ravel(), weights=tf, minlength=len(ug)).astype(np.float32)
+        live, ids = view.groups.to_compact(ug)
+        if live is not None:
+            ug, gtf = ug[live], gtf[live]
+        vals = tfn_from_norm(gtf.astype(np.float32), self._norm(vi)[ug], self.k1)
+        return (ids + view.group_base if view.group_base else ids).astype(np.int32, copy=False), vals
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._cached_bytes = 0
+            self._tfn = None
+
+    def df(self, tid: int) -> int:
+        return len(self.postings(tid)[0])
+
+    def idf_of(self, tid: int) -> np.float32:
+        return np.float32(lucene_idf(self.df(tid), self._n))
+
+    # -- scoring ----------------------------------------------------------------------------
+    def sparse_scores(self, weighted: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids ascending, scores) for (term id, weight) pairs: the sum of
+        weight * idf * tfn, only where some term occurs."""
+        ids_parts, val_parts = [], []
+        for tid, w in weighted:
+            ids, vals = self.postings(tid)
+            ids_parts.append(ids)
+            val_parts.append(vals * np.float32(w * self.idf_of(tid)))
+        if not ids_parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if len(ids_parts) == 1:
+            return ids_parts[0], val_parts[0]
+        ids = np.concatenate(ids_parts)
+        vals = np.concatenate(val_parts)
+        if ids.size > self._n // 4:
+            dense = np.bincount(ids, weights=vals, minlength=self._n)
+            nz = np.flatnonzero(dense)
+            return nz, dense[nz].astype(np.float32)
+        # Each term's ids ascend: a stable sort merges the runs, and sums in float64
+        # in term order, as a bincount over the whole unit would.
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+        return ids[starts], np.add.reduceat(vals[order].astype(np.float64), starts).astype(np.float32)
+
+    def weighted_scores(self, weighted: Sequence[tuple[int, float]]) -> np.ndarray:
+        """Dense scores (one per live unit) for (term id, weight) pairs."""
+        scores = np.zeros(self._n, dtype=np.float32)
+        for i, (tid, w) in enumerate(weighted):
+            ids, vals = self.postings(tid)
+            vals = vals * np.float32(w * self.idf_of(tid))
+            if i == 0:
+                scores[ids] = vals
+            else:
+                scores[ids] += vals  # a term's ids are distinct, so no update is lost
+        return scores
+
+    def top_k(self, weighted: Sequence[tuple[int, float]], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best (ids, scores) for (term id, weight) pairs, summing
+        in a per-thread scratch array over the units rather than sorting the
+        candidates; ties in id order, as ``bm25.top_k``."""
+        parts = []
+        for tid, w in weighted:
+            ids, vals = self.postings(tid)
+            parts.append((ids, vals * np.float32(w * self.idf_of(tid))))
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        if len(parts) == 1:
+            return top_k_sparse(*parts[0], k)
+        scratch = getattr(self._scratch, "a", None)
+        if scratch is None or len(scratch) != self._n:
+            scratch = self._scratch.a = np.zeros(self._n, dtype=np.float32)
+        for i, (ids, vals) in enumerate(parts):
+            if i == 0:
+                scratch[ids] = vals
+            else:
+                scratch[ids] += vals
+        cand = np.concatenate([ids for ids, _ in parts])
+        scores = scratch[cand]
+        scratch[cand] = 0
+        # A row holding several terms is a candidate once per term: keep enough
+        # of the best for k distinct rows, then drop the repeats.
+        keep = k * len(parts)
+        if cand.size > keep:
+            part = np.argpartition(-scores, keep - 1)[:keep]
+            cand, scores = cand[part], scores[part]
+        cand, first = np.unique(cand, return_index=True)
+        return top_k_sparse(cand, scores[first], k)
+
+    def get_scores(self, query: Sequence[str]) -> np.ndarray:
+        """Scores of every unit for a token list (a repeated token counts again)."""
+        weights: dict[int, float] = {}
+        for t in query:
+            tid = self.vocab.get(t)
+            if tid is not None:
+                weights[tid] = weights.get(tid, 0.0) + 1.0
+        return self.weighted_scores(list(weights.items())).astype(np.float64)
+
+    @property
+    def tfn(self) -> sp.csr_matrix:
+        """Every row's BM25 tfn over all terms (units x ``len(vocab)``), built
+        in memory on first use: only query feedback (``expand``) needs it."""
+        if self.unit != "rows":
+            raise NotImplementedError("the whole tfn matrix is built for passages only")
+        if self._tfn is None:
+            width = len(self.table)
+            blocks = []
+            for vi, view in enumerate(self.table.views):
+                seg = view.seg
+                vals = tfn_from_norm(seg.post_tf.astype(np.float32), self._norm(vi)[seg.post_row], self.k1)
+                csr = sp.csc_matrix((vals, seg.post_row, seg.post_ptr), shape=(seg.n_rows, seg.n_terms)).tocsr()
+                csr = csr[view.live_rows()]
+                gids = self.table.local_ids(vi)[csr.indices]
+                blocks.append(sp.csr_matrix((csr.data, gids, csr.indptr), shape=(csr.shape[0], width)))
+            self._tfn = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, width), dtype=np.float32)
+        return self._tfn
+
+
+class RowArray:
+    """A per-row value of the commit (passage id, document position), read
+    from the segments for the rows asked for; ``np.asarray`` builds it all."""
+
+    def __init__(self, ix: LoadedIndex, fn: Callable[[SegmentView, np.ndarray], np.ndarray], dtype: Any) -> None:
+        self._ix = ix
+        self._fn = fn
+        self.dtype = np.dtype(dtype)
+
+    def __len__(self) -> int:
+        return self._ix.n_passages
+
+    @property
+    def size(self) -> int:
+        return self._ix.n_passages
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self._ix.n_passages,)
+
+    def __getitem__(self, rows: Any) -> Any:
+        if np.isscalar(rows):
+            return self[np.asarray([rows], dtype=np.int64)][0]
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        rows = rows.astype(np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= self._ix.n_passages):
+            raise IndexError(f"row out of range 0..{self._ix.n_passages - 1}")
+        out = np.empty(rows.shape, dtype=self.dtype)
+        which = self._ix.view_of_rows(rows)
+        for vi in np.unique(which).tolist():
+            sel = which == vi
+            view = self._ix.views[vi]
+            out[sel] = self._fn(view, view.rows.to_local(rows[sel] - view.row_base))
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        parts = [self._fn(v, v.live_rows()) for v in self._ix.views]
+        out = np.concatenate(parts).astype(self.dtype) if parts else np.zeros(0, self.dtype)
+        return out if dtype is None else out.astype(dtype)
+
+    def tolist(self) -> list[Any]:
+        return np.asarray(self).tolist()
+
+
+def _doc_of(view: SegmentView, local: np.ndarray) -> np.ndarray:
+    return view.doc_pos[np.searchsorted(view.seg.doc_rows, local, side="right") - 1]
+
+
 class LoadedIndex:
-    store: IndexStore
-    bm25: BM25  # over passages
-    page_bm25: BM25  # over whole pages (a page's passages summed): a passage's context
-    pids: np.ndarray  # row -> passage id in the store
-    row_doc: np.ndarray  # row -> position in ``docs``
-    row_page_group: np.ndarray  # row -> row of page_bm25
-    docs: list[DocumentMeta]
-    doc_pos: dict[str, int] = field(default_factory=dict)
-    _tag_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """The index as of one commit, opened for searching."""
+
+    def __init__(
+        self, store: IndexStore, docs: list[DocumentMeta], segments: Sequence[tuple[SegmentFile, np.ndarray]]
+    ) -> None:
+        self.store = store
+        self.docs = docs
+        self.doc_pos = {d.doc_id: i for i, d in enumerate(docs)}
+        self.views: list[SegmentView] = []
+        rows = groups = 0
+        lensum = 0.0
+        for seg, live in segments:
+            pos = np.fromiter((self.doc_pos.get(d, -1) for d in seg.doc_names), np.int64, count=len(seg.doc_names))
+            view = SegmentView(seg, np.asarray(live, dtype=bool), pos, rows, groups)
+            self.views.append(view)
+            rows += view.rows.n_live
+            groups += view.groups.n_live
+            lensum += view.lensum
+        self._row_bases = np.asarray([v.row_base for v in self.views], dtype=np.int64)
+        self._n = rows
+        self.table = TermTable(self.views)
+        self.bm25 = MappedBM25(self.table, "rows", rows, lensum)
+        self.page_bm25 = MappedBM25(self.table, "groups", groups, lensum)
+        self.pids = RowArray(self, lambda v, local: v.seg.row_pid[local], np.int64)
+        self.row_doc = RowArray(self, _doc_of, np.int64)
+        self._row_page_group: np.ndarray | None = None
+        self._tag_scores: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, store: IndexStore, attempts: int = 5) -> LoadedIndex:
-        """Load the index as of one commit. A writer that merges or replaces
+        """Open the index as of one commit. A writer that merges or replaces
         documents deletes old segment files after its commit; if one vanishes
-        between our snapshot and our reading it, the snapshot is taken again."""
+        between our snapshot and our opening it, the snapshot is taken again.
+        Once open, the mapped files stay readable whatever writers do."""
         for attempt in range(attempts):
             snapshot = store.snapshot()
             try:
                 segments = store.live_segments(snapshot)
+            except OldSegmentFormat:
+                raise
             except IndexError_:
                 if attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
                 continue
-            return cls._build(store, snapshot[0], segments)
+            return cls(store, snapshot[0], segments)
         raise AssertionError("unreachable")
 
-    @classmethod
-    def _build(cls, store: IndexStore, docs: list[DocumentMeta], segments) -> LoadedIndex:
-        doc_pos = {d.doc_id: i for i, d in enumerate(docs)}
-        seg = merge(segments)
-        if seg is None or len(seg.pids) == 0:
-            empty = BM25.from_counts(sp.csr_matrix((0, 0), dtype=np.float32), {})
-            return cls(store, empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64), docs)
-        name_pos = np.fromiter((doc_pos.get(d, -1) for d in seg.doc_names.tolist()), dtype=np.int32)
-        row_doc = name_pos[seg.doc_index]
-        # One id per (document, page): the unit of context for a passage.
-        key = row_doc.astype(np.int64) * (int(seg.pages.max(initial=0)) + 1) + seg.pages
-        _, page_group = np.unique(key, return_inverse=True)
-        page_group = page_group.astype(np.int64)
-        vocab = {t: i for i, t in enumerate(seg.vocab.tolist())}
-        # A heading or caption that became a passage of its own would otherwise
-        # outrank every paragraph that discusses the topic: BM25 sees at least
-        # MIN_LENGTH words in a passage.
-        lengths = np.maximum(seg.doc_len, MIN_LENGTH)
-        bm25 = BM25.from_counts(seg.counts, vocab, lengths, idf=IDF)
-        n = len(seg.pids)
-        grouping = sp.csr_matrix(
-            (np.ones(n, dtype=np.float32), (page_group, np.arange(n))), shape=(int(page_group.max()) + 1, n)
-        )
-        page_bm25 = BM25.from_counts(grouping @ seg.counts, vocab, grouping @ lengths, idf=IDF)
-        # The raw counts are not kept: the two BM25 matrices are all a search needs.
-        return cls(store, bm25, page_bm25, seg.pids, row_doc, page_group, docs, doc_pos)
+    @property
+    def n_passages(self) -> int:
+        return self._n
+
+    def drop_caches(self) -> None:
+        """Forget looked-up terms and decoded postings, so the next query reads
+        the segments again (for measuring; not while other threads search).
+        The per-row length norms, derived once per commit, stay."""
+        self.bm25.clear_cache()
+        self.page_bm25.clear_cache()
+        self.table.clear()
+
+    def view_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self._row_bases, rows, side="right") - 1
+
+    @property
+    def row_page_group(self) -> np.ndarray:
+        """Row -> its page group's id in ``page_bm25`` (built on first use)."""
+        if self._row_page_group is None:
+            parts = []
+            for v in self.views:
+                _, compact = v.groups.to_compact(v.rows.take(v.seg.row_group).astype(np.int64))
+                parts.append(compact + v.group_base)
+            self._row_page_group = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return self._row_page_group
 
     def tag_scores(self, tag: str) -> np.ndarray:
         """Per row, the confidence of ``tag`` (0 where the passage lacks it).
@@ -88,20 +529,18 @@ class LoadedIndex:
         if tag not in cache:
             pids, conf = self.store.tagged(tag)
             scores = np.zeros(self.n_passages, dtype=np.float32)
-            if pids.size and self.n_passages:
-                order = np.argsort(self.pids)
-                pos = np.searchsorted(self.pids, pids, sorter=order)
-                pos = np.clip(pos, 0, len(order) - 1)
-                rows = order[pos]
-                found = self.pids[rows] == pids
-                scores[rows[found]] = conf[found]
+            for v in self.views:
+                found, local = v.pid_rows(pids)
+                live, compact = v.rows.to_compact(local)
+                scores[compact + v.row_base] = conf[found] if live is None else conf[found][live]
             cache[tag] = scores
         return cache[tag]
 
-    @property
-    def n_passages(self) -> int:
-        return int(self.pids.size)
-
     def doc_mask(self, keep_doc: np.ndarray) -> np.ndarray:
         """Rows whose document is kept by a per-document boolean array."""
-        return keep_doc[self.row_doc]
+        parts = []
+        for v in self.views:
+            keep = np.where(v.doc_pos >= 0, keep_doc[np.maximum(v.doc_pos, 0)], False)
+            per_row = np.repeat(keep, np.diff(v.seg.doc_rows))
+            parts.append(v.rows.take(per_row))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)

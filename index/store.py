@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -29,11 +30,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from plansok.errors import IndexError_
 from plansok.index import migrations
 from plansok.index.migrations import FORMAT_VERSION
+from plansok.index.segment_format import (
+    MergedSegment,
+    NewSegment,
+    SegmentFile,
+    build_segment,
+    upgrade_segments,
+    write_segment_file,
+)
 from plansok.models import AnalysedDoc, DocumentMeta, Page, Passage, TagRow  # noqa: F401 (re-exported)
 from plansok.sqlite import transaction
 
@@ -42,9 +50,11 @@ logger = logging.getLogger(__name__)
 FORMAT = "plansok-index"
 DB_NAME = "plansok.sqlite"
 SEG_DIR = "segments"
-# Merge all segments into one when a batch leaves more than this many; merging
-# reuses stored postings, so no document is analysed again.
+# Segment merging (``plan_merge``): MERGE_FACTOR segments of one size tier
+# are merged into one, and a commit leaves at most MAX_SEGMENTS. Merging
+# streams stored postings, so no document is analysed again.
 MAX_SEGMENTS = 8
+MERGE_FACTOR = 8
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,20 +122,8 @@ class IndexedSource:
         return self.fingerprint.split("@", 1)[0]
 
 
-@dataclass
-class Segment:
-    name: str
-    pids: np.ndarray  # int64, one per row
-    doc_index: np.ndarray  # int32, one per row: position in doc_names
-    doc_names: np.ndarray  # str, the documents the segment holds
-    pages: np.ndarray  # int32, first page of each row's passage
-    counts: sp.csr_matrix  # rows x local terms, raw tf
-    doc_len: np.ndarray  # float32
-    vocab: np.ndarray  # str, local term id -> term
-
-    @property
-    def doc_ids(self) -> np.ndarray:
-        return self.doc_names[self.doc_index]
+# A segment about to be written: one ingest batch or a merge (``segment_format``).
+Segment = NewSegment
 
 
 def _now() -> str:
@@ -351,36 +349,20 @@ class IndexStore:
     def _segment_path(self, name: str) -> Path:
         return self.path / SEG_DIR / f"{name}.npz"
 
-    def read_segment(self, name: str) -> Segment:
-        try:
-            with np.load(self._segment_path(name), allow_pickle=False) as z:
-                counts = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(len(z["pids"]), len(z["vocab"])))
-                return Segment(
-                    name, z["pids"], z["doc_index"], z["doc_names"], z["pages"], counts, z["doc_len"], z["vocab"]
-                )
-        except (OSError, ValueError, KeyError) as exc:
-            raise IndexError_(f"{self._segment_path(name)}: unreadable segment ({exc})") from exc
+    def _segment_cache(self) -> dict[str, SegmentFile]:
+        return self.__dict__.setdefault("_open_segments", {})
+
+    def read_segment(self, name: str) -> SegmentFile:
+        """The segment, memory-mapped; kept open while commits use it (a
+        segment file never changes once written)."""
+        cache = self._segment_cache()
+        seg = cache.get(name)
+        if seg is None:
+            seg = cache[name] = SegmentFile(self._segment_path(name))
+        return seg
 
     def _write_segment_file(self, seg: Segment) -> None:
-        final = self._segment_path(seg.name)
-        tmp = final.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                pids=seg.pids.astype(np.int64),
-                doc_index=seg.doc_index.astype(np.int32),
-                doc_names=seg.doc_names.astype(str),
-                pages=seg.pages.astype(np.int32),
-                data=seg.counts.data.astype(np.float32),
-                indices=seg.counts.indices.astype(np.int32),
-                indptr=seg.counts.indptr.astype(np.int64),
-                doc_len=seg.doc_len.astype(np.float32),
-                vocab=seg.vocab.astype(str),
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        write_segment_file(self._segment_path(seg.name), seg)
 
     # -- writing -----------------------------------------------------------------------
     def add_documents(self, docs: Sequence[AnalysedDoc], analysis: str = "", lexicon: str = "") -> None:
@@ -394,43 +376,16 @@ class IndexStore:
         # Passage ids are never reused: a reader loaded before a remove still holds
         # the old ids, and must find nothing under them rather than another plan's text.
         start_pid = self._next_pid()
-        vocab: dict[str, int] = {}
-        indptr = [0]
-        indices: list[int] = []
-        data: list[float] = []
-        pids: list[int] = []
-        doc_index: list[int] = []
-        pages: list[int] = []
-        lengths: list[int] = []
-        pid = start_pid
-        for di, d in enumerate(docs):
-            for passage, terms, length in zip(d.passages, d.terms, d.lengths):
-                counts: dict[int, int] = {}
-                for t in terms:
-                    tid = vocab.setdefault(t, len(vocab))
-                    counts[tid] = counts.get(tid, 0) + 1
-                indices.extend(counts)
-                data.extend(counts.values())
-                indptr.append(len(indices))
-                pids.append(pid)
-                doc_index.append(di)
-                pages.append(passage.page_start)
-                lengths.append(length)
-                pid += 1
-        counts_m = sp.csr_matrix(
-            (np.asarray(data, np.float32), np.asarray(indices, np.int32), np.asarray(indptr, np.int64)),
-            shape=(len(pids), len(vocab)),
+        for d in docs:
+            if not len(d.passages) == len(d.terms) == len(d.lengths):
+                raise IndexError_(
+                    f"{d.meta.doc_id}: {len(d.passages)} passages but {len(d.terms)} term lists "
+                    f"and {len(d.lengths)} lengths; nothing was written"
+                )
+        seg = build_segment(
+            name, [(d.meta.doc_id, [p.page_start for p in d.passages], d.lengths, d.terms) for d in docs], start_pid
         )
-        seg = Segment(
-            name,
-            np.asarray(pids, np.int64),
-            np.asarray(doc_index, np.int32),
-            np.asarray([d.meta.doc_id for d in docs], dtype=str),
-            np.asarray(pages, np.int32),
-            counts_m,
-            np.asarray(lengths, np.float32),
-            np.asarray(list(vocab), dtype=str) if vocab else np.zeros(0, dtype="<U1"),
-        )
+        pids = seg.row_pid  # the passage ids handed out, one per row
         self._write_segment_file(seg)
         with self.transaction():
             if analysis and self.get_meta("analysis") != analysis:
@@ -478,7 +433,7 @@ class IndexStore:
             self._drop_dead_segments()
             self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
         self._remove_orphan_files()
-        if len(self.segment_names()) > MAX_SEGMENTS:
+        if self._merge_plan():
             self.merge_segments()
 
     def _next_pid(self) -> int:
@@ -515,8 +470,10 @@ class IndexStore:
         self.db.execute("DELETE FROM segments WHERE name NOT IN (SELECT DISTINCT segment FROM documents)")
 
     def collect_garbage(self) -> None:
-        """Delete segment files no commit refers to (call with the write lock held)."""
+        """Delete segment files no commit refers to, and rewrite any segment
+        still in an older segment format (call with the write lock held)."""
         self._remove_orphan_files()
+        upgrade_segments(self.path)
 
     def _remove_orphan_files(self) -> None:
         live = set(self.segment_names())
@@ -534,70 +491,69 @@ class IndexStore:
 
     def live_segments(
         self, snapshot: tuple[list[DocumentMeta], list[str], dict[str, str]] | None = None
-    ) -> list[tuple[Segment, np.ndarray]]:
-        """Each segment with a boolean mask of its rows that are still live (the
-        document was not removed or replaced since)."""
+    ) -> list[tuple[SegmentFile, np.ndarray]]:
+        """Each segment of one commit, memory-mapped, with a boolean per document
+        it holds: live (not removed or replaced since it was written)."""
         _docs, names, owner = snapshot or self.snapshot()
         out = []
         for name in names:
             seg = self.read_segment(name)
-            doc_live = np.fromiter((owner.get(d) == name for d in seg.doc_names.tolist()), dtype=bool)
-            out.append((seg, doc_live[seg.doc_index] if doc_live.size else np.zeros(0, dtype=bool)))
+            live = np.fromiter((owner.get(d) == name for d in seg.doc_names), dtype=bool, count=len(seg.doc_names))
+            out.append((seg, live))
+        cache = self._segment_cache()
+        for gone in set(cache) - set(names):  # readers that mapped them keep them
+            cache.pop(gone, None)
         return out
 
-    def merge_segments(self) -> None:
-        """Rewrite all live rows into one segment (postings only, no re-analysis)."""
-        merged = merge(self.live_segments())
-        if merged is None:
-            return
-        merged.name = f"seg-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}-m"
-        self._write_segment_file(merged)
-        with self.transaction():
-            self.db.execute("UPDATE documents SET segment = ?", (merged.name,))
-            self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (merged.name, len(merged.pids), _now()))
-            self._drop_dead_segments()
-        self._remove_orphan_files()
-        logger.info("merged segments into %s (%d passages)", merged.name, len(merged.pids))
+    def _merge_plan(self) -> list[str]:
+        rows = self.db.execute("SELECT name, n_rows FROM segments ORDER BY created, name").fetchall()
+        return [rows[i][0] for i in plan_merge([r[1] for r in rows], MAX_SEGMENTS)]
+
+    def merge_segments(self, everything: bool = False) -> None:
+        """Merge segments while ``plan_merge`` finds some to merge (with
+        ``everything``, first all of them into one). Postings are streamed from
+        the mapped files in chunks, so memory grows with the rows and the
+        vocabulary, not the postings; readers of earlier commits keep theirs.
+        Call with the write lock held."""
+        while True:
+            with self.transaction(immediate=False):
+                rows = self.db.execute("SELECT name, created FROM segments ORDER BY created, name").fetchall()
+                owner = self.document_segments()
+            names = [r[0] for r in rows] if everything else self._merge_plan()
+            everything = False
+            if len(names) < 2:
+                return
+            inputs = []
+            for n in names:
+                seg = self.read_segment(n)
+                inputs.append((seg, np.fromiter((owner.get(d) == n for d in seg.doc_names), dtype=bool)))
+            merged = MergedSegment(f"seg-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}-m", inputs)
+            self._write_segment_file(merged)
+            created = min(c for n, c in rows if n in names)  # keeps the rows' place in commit order
+            with self.transaction():
+                marks = ",".join("?" * len(names))
+                self.db.execute(f"UPDATE documents SET segment = ? WHERE segment IN ({marks})", (merged.name, *names))
+                self.db.execute("INSERT INTO segments VALUES (?, ?, ?)", (merged.name, merged.n_rows, created))
+                self._drop_dead_segments()
+                self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
+            self._remove_orphan_files()
+            logger.info("merged %d segments into %s (%d passages)", len(names), merged.name, merged.n_rows)
 
 
-def merge(segments: Sequence[tuple[Segment, np.ndarray]]) -> Segment | None:
-    """Stack the live rows of several segments over one shared vocabulary and
-    document list. Rows are copied as CSR blocks with their term ids remapped,
-    so a million passages merge without sorting."""
-    if not segments:
-        return None
-    vocab: dict[str, int] = {}
-    names: dict[str, int] = {}
-    data, indices, indptr = [], [], [np.zeros(1, dtype=np.int64)]
-    pids, doc_index, pages, lens = [], [], [], []
-    nnz = 0
-    for seg, live in segments:
-        remap = np.fromiter(
-            (vocab.setdefault(t, len(vocab)) for t in seg.vocab.tolist()), dtype=np.int32, count=len(seg.vocab)
-        )
-        name_map = np.fromiter(
-            (names.setdefault(d, len(names)) for d in seg.doc_names.tolist()), dtype=np.int32, count=len(seg.doc_names)
-        )
-        rows = seg.counts if live.all() else seg.counts[live]
-        data.append(rows.data)
-        indices.append(remap[rows.indices] if rows.nnz else rows.indices.astype(np.int32))
-        indptr.append(rows.indptr[1:].astype(np.int64) + nnz)
-        nnz += rows.nnz
-        pids.append(seg.pids[live])
-        doc_index.append(name_map[seg.doc_index[live]] if name_map.size else seg.doc_index[live])
-        pages.append(seg.pages[live])
-        lens.append(seg.doc_len[live])
-    n_rows = sum(len(p) for p in pids)
-    counts = sp.csr_matrix(
-        (np.concatenate(data), np.concatenate(indices), np.concatenate(indptr)), shape=(n_rows, len(vocab))
-    )
-    return Segment(
-        "merged",
-        np.concatenate(pids),
-        np.concatenate(doc_index).astype(np.int32),
-        np.asarray(list(names), dtype=str) if names else np.zeros(0, dtype="<U1"),
-        np.concatenate(pages),
-        counts,
-        np.concatenate(lens),
-        np.asarray(list(vocab), dtype=str) if vocab else np.zeros(0, dtype="<U1"),
-    )
+def plan_merge(sizes: Sequence[int], max_segments: int, factor: int = MERGE_FACTOR) -> list[int]:
+    """Which segments (indices into ``sizes``, rows per segment in commit
+    order) to merge next: the first ``factor`` of one size tier (sizes within a
+    factor of ``factor`` of each other, so a row is rewritten about
+    log_factor(N) times in the index's life), else, when there are more than
+    ``max_segments``, the smallest ones; [] when nothing needs merging."""
+    n = len(sizes)
+    if n < 2:
+        return []
+    tier = [int(math.log(max(size, 1), factor)) if factor > 1 else 0 for size in sizes]
+    for t in sorted(set(tier)):
+        members = [i for i in range(n) if tier[i] == t]
+        if len(members) >= factor:
+            return members[:factor]
+    if n > max_segments:
+        return sorted(sorted(range(n), key=lambda i: (sizes[i], i))[: n - max_segments + 1])
+    return []
