@@ -50,6 +50,7 @@ Where each field came from is kept in ``extra["sources"]``.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import os
 import re
@@ -449,6 +450,9 @@ def _name_for(number: str) -> str:
     return register().name_of(number) or ""
 
 
+MAX_MENTION_WORDS = 50_000
+
+
 def municipality_mentions(text: str, *, bare: bool) -> list[str]:
     """Today's kommunenummer of each municipality the text names, in order.
 
@@ -459,7 +463,9 @@ def municipality_mentions(text: str, *, bare: bool) -> list[str]:
     prose, where Hole, Lier and Gol are also words.
     """
     index = _name_index()
-    words = list(_WORD.finditer(text))
+    # A municipality is named early; reading a whole 1 MB one-line text here
+    # would take minutes for nothing.
+    words = list(itertools.islice(_WORD.finditer(text), MAX_MENTION_WORDS))
     out: list[str] = []
     i = 0
     while i < len(words):
@@ -690,7 +696,9 @@ def _sentence_case(text: str) -> str:
 
 def _iter_names(text: str) -> list[tuple[int, int, str]]:
     index = _name_index()
-    words = list(_WORD.finditer(text))
+    # A municipality is named early; reading a whole 1 MB one-line text here
+    # would take minutes for nothing.
+    words = list(itertools.islice(_WORD.finditer(text), MAX_MENTION_WORDS))
     found = []
     for i in range(len(words)):
         for n in range(min(4, len(words) - i), 0, -1):

@@ -8,13 +8,14 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from plansok.lang.no import read_lines
 
 _FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "-": " ", "_": " "})
 
 
+@lru_cache(maxsize=65536)  # a document names the same few words thousands of times
 def fold(name: str) -> str:
     """A name without case, diacritics or the ASCII spellings of file names:
     Flå, Flaa and flaa are "fla"; Øvre Eiker and Ovre-Eiker are "ovre eiker"."""
