@@ -1,41 +1,64 @@
-"""The WSGI application behind ``plansok serve``: one HTML page and a small JSON API.
+"""The WSGI application behind ``plansok serve``: one HTML page and a JSON API over ``plansok.api``.
 
-Endpoints (all JSON is UTF-8; errors are ``{"error": "..."}`` with a 4xx status):
+Endpoints (all JSON is UTF-8; errors are ``{"error": "..."}`` with a 4xx status).
+Filters everywhere are ``kommune=&type=&year=&tag=&standard=&doc=`` as on the command line.
 
-    GET  /                     the search page (static/index.html, app.js, app.css)
-    GET  /api/search           ?q=&kommune=&type=&year=&tag=&standard=&doc=&k=
+    GET  /                     the workspace page (static/index.html, app.js, app.css)
+    GET  /api/search           ?q=&k=&group=document&refs=1  hits with the total number that match
     GET  /api/docs             indexed documents and the values for the filter dropdowns
-    GET  /api/page             ?doc=&page=&passage=  a page's text, the chosen passage highlighted
+    GET  /api/page             ?doc=&page=&passage=  a page's text, the passage and its tags' evidence marked
     GET  /api/tags             the codebook's tags
+    GET  /api/kwic             ?q=&within=&width=&sort=doc|left|right&limit=  (format=csv|json: a download)
+    GET  /api/frequencies      ?by=&top=
+    GET  /api/keyness          ?top=&min_freq=  the filtered passages against the rest of the index
+    GET  /api/collocations     ?q=&window=&measure=ll|mi&top=&min_freq=
+    GET  /api/matrix           ?row=QUERY (repeated)&row_tag=&row_code=&by=&measure=&refs=1
+                               (format=csv|html|png|json: a download; else JSON with the heatmap inline)
     GET  /api/collections      collection names and sizes; ?name=X for one collection's items
+    GET  /api/codes            the researcher's codes with counts, parents before children
+    GET  /api/export           ?collection=X or ?q=  &format=csv|xlsx|bibtex|ris|qdpx|md|docx|qdc  a download
+    GET  /api/review           ?n=&tag=  the least certain tags, evidence marked, and the decisions so far
     POST /api/collect          {"collection", "passage_id", ["codes"], ["memo"]}
+    POST /api/collection       {"collection", "memo"}  the collection's memo
+    POST /api/item             {"collection", "item", ["add_codes"], ["remove_codes"], ["memo"], ["remove"]}
+    POST /api/codes            {"action": "rename"|"merge"|"parent", "code", "to"}
+    POST /api/review           {"passage_id", "tag", "accept"}  one decision, a label for the next training
 
 The guards in ``_guard`` keep the page local: loopback clients only (unless
 ``allow_remote``), a Host header naming this server (DNS rebinding), and for
 POSTs a JSON body and no foreign Origin (CSRF: a cross-site form cannot send
 ``application/json`` without a CORS preflight, which this server never grants).
+Downloads are GETs that change nothing; every change is a POST.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import ipaddress
 import json
 import logging
+import re
 import socket
+import tempfile
 import threading
-from collections.abc import Callable, Iterable
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
-from plansok.api import Index, SharedSearcher
+from plansok.analysis.analyzer import tokenize
+from plansok.api import EXPORT_FORMATS, Index, SharedSearcher
 from plansok.errors import PlansokError
 from plansok.index.store import IndexStore
-from plansok.models import Passage
+from plansok.models import Hit, Passage
 from plansok.query.search import Filters
+from plansok.views.matrix import BY as MATRIX_BY
+from plansok.views.matrix import MEASURES as MATRIX_MEASURES
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +71,8 @@ STATIC_FILES = {
 MAX_BODY = 64 * 1024
 MAX_K = 200
 DEFAULT_K = 20
+KWIC_LIMIT = 500  # concordance lines shown in the page; the CSV download has them all
+MAX_KWIC = 5000
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 # Same-origin only: the page loads nothing from elsewhere, and may not be framed.
@@ -256,8 +281,20 @@ class ServeApp:
             ("GET", "/api/docs"): self.api_docs,
             ("GET", "/api/page"): self.api_page,
             ("GET", "/api/tags"): self.api_tags,
+            ("GET", "/api/kwic"): self.api_kwic,
+            ("GET", "/api/frequencies"): self.api_frequencies,
+            ("GET", "/api/keyness"): self.api_keyness,
+            ("GET", "/api/collocations"): self.api_collocations,
+            ("GET", "/api/matrix"): self.api_matrix,
             ("GET", "/api/collections"): self.api_collections,
+            ("GET", "/api/codes"): self.api_codes,
+            ("GET", "/api/export"): self.api_export,
+            ("GET", "/api/review"): self.api_review,
             ("POST", "/api/collect"): self.api_collect,
+            ("POST", "/api/collection"): self.api_collection_memo,
+            ("POST", "/api/item"): self.api_item,
+            ("POST", "/api/codes"): self.api_codes_change,
+            ("POST", "/api/review"): self.api_review_decision,
         }
 
     @property
@@ -267,6 +304,15 @@ class ServeApp:
         if ix is None:
             ix = self._local.ix = Index(IndexStore(self._main.path), shared=self._shared)
         return ix
+
+    @contextmanager
+    def collections(self) -> Iterator[Any]:
+        """The collections database, closed after the request (one connection per use)."""
+        cols = self.ix.collections()
+        try:
+            yield cols
+        finally:
+            cols.close()
 
     # -- guards ---------------------------------------------------------------------------
     def allowed_hosts(self) -> set[str]:
@@ -330,6 +376,8 @@ class ServeApp:
                     raise HTTPError(405, f"{req.method} is not allowed on {req.path}")
                 raise HTTPError(404, f"no such page: {req.path}")
             data = handler(req)
+            if isinstance(data, Download):
+                return self._download(start_response, data)
             return self._json(start_response, 200, data)
         except HTTPError as exc:
             if exc.status == 403:
@@ -348,6 +396,15 @@ class ServeApp:
         start_response(_status_line(status), headers + SECURITY_HEADERS)
         return [body]
 
+    def _download(self, start_response: StartResponse, d: Download) -> list[bytes]:
+        headers = [
+            ("Content-Type", d.content_type),
+            ("Content-Length", str(len(d.body))),
+            ("Content-Disposition", content_disposition(d.filename, d.inline)),
+        ]
+        start_response(_status_line(200), headers + SECURITY_HEADERS)
+        return [d.body]
+
     def _static(self, req: Request, start_response: StartResponse) -> list[bytes]:
         name, content_type = STATIC_FILES[req.path]
         body = (STATIC_DIR / name).read_bytes()
@@ -355,10 +412,9 @@ class ServeApp:
         start_response(_status_line(200), headers + SECURITY_HEADERS)
         return [] if req.method == "HEAD" else [body]
 
-    # -- endpoints ------------------------------------------------------------------------
-    def api_search(self, req: Request) -> dict[str, Any]:
-        query = req.arg("q")
-        filters = Filters(
+    # -- helpers ----------------------------------------------------------------------------
+    def _filters(self, req: Request) -> Filters:
+        return Filters(
             municipality=req.args("kommune"),
             doc_type=req.args("type"),
             year=parse_year(req.arg("year")),
@@ -366,31 +422,65 @@ class ServeApp:
             standard=req.arg("standard") or None,
             tags=req.args("tag"),
         )
+
+    def _tag_info(self) -> dict[str, Any]:
+        return {t.id: t for t in self.ix.codebook().tags}
+
+    def _hit_dict(self, hit: Hit, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A hit as JSON for the page: its tags with label, kind and confidence,
+        and its snippet as HTML with the query's words and the tags' evidence marked."""
+        d = {**hit.to_dict(), **(extra or {})}
+        info = self._tag_info()
+        d["tags"] = [_tag_dict(t, info) for t in hit.tags]
+        d["snippet_html"] = marks_html(hit.snippet, hit.highlights, evidence_marks(hit.snippet, d["tags"]))
+        return d
+
+    # -- endpoints: search and reading ------------------------------------------------------
+    def api_search(self, req: Request) -> dict[str, Any]:
+        query = req.arg("q")
+        filters = self._filters(req)
         if not query and not filters.tags:
             raise HTTPError(400, "type a query, or choose a tag to list tagged passages")
-        k = _int_arg(req, "k", DEFAULT_K)
-        hits = self.ix.search(query, k=max(1, min(k, MAX_K)), filters=filters)
-        out = []
-        for hit in hits:
-            d = hit.to_dict()
-            d["snippet_html"] = highlight_html(hit.snippet, hit.highlights)
-            out.append(d)
-        result = {"query": query, "filters": _filters_dict(filters), "count": len(out), "hits": out}
-        if not out:
+        k = max(1, min(_int_arg(req, "k", DEFAULT_K), MAX_K))
+        group = req.arg("group")
+        if group not in ("", "passage", "document"):
+            raise HTTPError(400, f"group: passage or document, not {group!r}")
+        by_document = group == "document"
+        res = self.ix.results(query, k, filters, by_document=by_document, include_references=_flag(req, "refs"))
+        if by_document:
+            hits = [self._hit_dict(g.hit, {"hits_in_document": g.passages}) for g in res.groups]
+        else:
+            hits = [self._hit_dict(h) for h in res.hits]
+        out: dict[str, Any] = {
+            "query": query,
+            "filters": _filters_dict(filters),
+            "total": res.total,  # passages that match, not only those shown
+            "documents": res.documents,
+            "count": len(hits),
+            "by_document": by_document,
+            "include_references": res.include_references,
+            "left_out": res.left_out,
+            "hits": hits,
+        }
+        if res.message:
             # Why nothing matched (a filter that leaves no document, stop words only ...).
-            result["message"] = self.ix.why_empty(query, filters)
-        return result
+            out["message"] = res.message
+        return out
 
     def api_docs(self, req: Request) -> dict[str, Any]:
         docs = self.ix.documents()
         municipalities = sorted({(d.municipality, d.kommunenummer) for d in docs if d.municipality})
         years = [y for d in docs for y in (d.year_from, d.year_to) if y]
         return {
+            "index": str(self.ix.path),
             "documents": [d.to_dict() for d in docs],
             "municipalities": [{"name": m, "kommunenummer": n} for m, n in municipalities],
             "doc_types": sorted({d.doc_type for d in docs}),
             "standards": sorted({d.standard for d in docs if d.standard}),
             "years": [min(years), max(years)] if years else None,
+            "export_formats": list(EXPORT_FORMATS),
+            "matrix_by": list(MATRIX_BY),
+            "matrix_measures": list(MATRIX_MEASURES),
         }
 
     def api_page(self, req: Request) -> dict[str, Any]:
@@ -405,9 +495,27 @@ class ServeApp:
             raise HTTPError(404, str(exc)) from exc
         chosen = req.arg("passage")
         span = None
+        tags: list[dict[str, Any]] = []
         passage = next((p for p in passages if p.passage_id == chosen), None)
         if passage is not None:
             span = locate_passage(page.text, passage, number)
+            pid = next((pid for pid, p in self.ix.store.passages_of(doc_id) if p.passage_id == chosen), None)
+            if pid is not None:
+                info = self._tag_info()
+                tags = [_tag_dict(t, info) for t in self.ix.store.tags_of([pid]).get(pid, [])]
+        if span:
+            start, end = span
+            inside = page.text[start:end]
+            # The passage as one mark, its tags' evidence marked inside it.
+            body = (
+                html.escape(page.text[:start])
+                + '<mark class="passage">'
+                + marks_html(inside, [], evidence_marks(inside, tags))
+                + "</mark>"
+                + html.escape(page.text[end:])
+            )
+        else:
+            body = html.escape(page.text)
         return {
             "doc_id": doc_id,
             "municipality": doc.municipality,
@@ -419,12 +527,13 @@ class ServeApp:
             "source": page.source,
             "n_pages": doc.n_pages,
             "text": page.text,
-            "html": highlight_html(page.text, [span] if span else [], "passage"),
+            "html": body,
             "passage": {
                 "passage_id": passage.passage_id,
                 "section": passage.section,
                 "text": passage.text,
                 "span": list(span) if span else None,
+                "tags": tags,
             }
             if passage is not None
             else None,
@@ -435,40 +544,357 @@ class ServeApp:
         tags = self.ix.codebook().tags
         return {"tags": [{"id": t.id, "kind": t.kind, "label": t.label, "description": t.description} for t in tags]}
 
+    # -- endpoints: analysis views ----------------------------------------------------------
+    def api_kwic(self, req: Request) -> dict[str, Any] | Download:
+        query = req.arg("q")
+        if not query:
+            raise HTTPError(400, "kwic: type a word, a phrase in quotes, or words joined by OR")
+        fmt = req.arg("format")
+        within = _int_arg(req, "within", 0) or None
+        width = max(10, min(_int_arg(req, "width", 60), 300))
+        sort = req.arg("sort") or "doc"
+        # A download has every line; the page shows the first ``limit``.
+        limit = None if fmt else max(1, min(_int_arg(req, "limit", KWIC_LIMIT), MAX_KWIC))
+        result = self.ix.kwic(query, self._filters(req), within=within, width=width, sort=sort, limit=limit)
+        if fmt:
+            return _written(result.write, f"kwic-{_slug(query)}", fmt, ("csv", "json"))
+        return result.to_dict()
+
+    def api_frequencies(self, req: Request) -> dict[str, Any]:
+        by = req.arg("by") or None
+        result = self.ix.frequencies(self._filters(req), by=by, top=max(1, min(_int_arg(req, "top", 30), 200)))
+        return result.to_dict()
+
+    def api_keyness(self, req: Request) -> dict[str, Any]:
+        result = self.ix.keyness(
+            self._filters(req),
+            min_freq=max(1, _int_arg(req, "min_freq", 5)),
+            top=max(1, min(_int_arg(req, "top", 30), 200)),
+        )
+        return result.to_dict()
+
+    def api_collocations(self, req: Request) -> dict[str, Any]:
+        result = self.ix.collocations(
+            req.arg("q"),
+            self._filters(req),
+            window=max(1, min(_int_arg(req, "window", 5), 20)),
+            min_freq=max(1, _int_arg(req, "min_freq", 3)),
+            measure=req.arg("measure") or "ll",
+            top=max(1, min(_int_arg(req, "top", 30), 200)),
+        )
+        return result.to_dict()
+
+    def api_matrix(self, req: Request) -> dict[str, Any] | Download:
+        # Queries are not split on commas: a query is a line of its own.
+        queries = [q.strip() for q in req.query.get("row", []) if q.strip()]
+        tags = req.args("row_tag")
+        codes = req.args("row_code")
+        if not queries and not tags and not codes:
+            raise HTTPError(400, "matrix: give rows: queries (one a line), tags or your codes")
+        result = self.ix.matrix(
+            queries,
+            tags=True if tags == ["all"] else tags,
+            codes=True if codes == ["all"] else codes,
+            by=req.arg("by") or "municipality",
+            measure=req.arg("measure") or "count",
+            filters=self._filters(req),
+            include_references=_flag(req, "refs"),
+        )
+        fmt = req.arg("format")
+        name = f"matrix-by-{result.by}"
+        if fmt == "png":
+            return Download(_heatmap_png(result), "image/png", f"{name}.png", inline=_flag(req, "inline"))
+        if fmt:
+            return _written(result.write, name, fmt, ("csv", "html", "json"))
+        out = result.to_dict()
+        shown = any(r.total for r in result.rows) and result.columns
+        out["heatmap"] = "data:image/png;base64," + base64.b64encode(_heatmap_png(result)).decode() if shown else None
+        return out
+
+    # -- endpoints: collections, codes, exports ---------------------------------------------
     def api_collections(self, req: Request) -> dict[str, Any]:
-        cols = self.ix.collections()
-        try:
+        with self.collections() as cols:
             name = req.arg("name")
             if name:
-                return cols.get(name, self.ix.store).to_dict()
+                col = cols.get(name, self.ix.store).to_dict()
+                info = self._tag_info()
+                for item in col["items"]:
+                    item["tags"] = [_tag_dict(t, info) for t in item["tags"]]
+                    item["text_html"] = marks_html(item["text"], [], evidence_marks(item["text"], item["tags"]))
+                return col
             return {"collections": cols.names()}
-        finally:
-            cols.close()
+
+    def api_codes(self, req: Request) -> dict[str, Any]:
+        return self.ix.codes().to_dict()
+
+    def api_export(self, req: Request) -> Download:
+        fmt = req.arg("format")
+        if fmt not in EXPORT_FORMATS:
+            raise HTTPError(400, f"export: format one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+        collection, query = req.arg("collection"), req.arg("q")
+        if fmt != "qdc" and bool(collection) == bool(query):
+            raise HTTPError(400, "export: give collection=NAME or q=QUERY (one of them)")
+        stem = "codebook" if fmt == "qdc" else _slug(collection or f"query-{query}")
+        filename = f"{stem}.{EXPORT_SUFFIX[fmt]}"
+        with tempfile.TemporaryDirectory(prefix="plansok-export-") as tmp:
+            result = self.ix.export(
+                Path(tmp) / filename,
+                fmt,
+                query=query or None if fmt != "qdc" else None,
+                collection=collection or None if fmt != "qdc" else None,
+                k=max(1, min(_int_arg(req, "k", 50), 1000)),
+                filters=self._filters(req),
+            )
+            body = Path(result.path).read_bytes()
+        logger.info("exported %s as %s (%d bytes)", collection or query or "the codebook", fmt, len(body))
+        return Download(body, DOWNLOAD_TYPES[EXPORT_SUFFIX[fmt]], filename)
 
     def api_collect(self, req: Request) -> dict[str, Any]:
         body = req.json_body()
-        name = body.get("collection")
+        name = _str_field(body, "collection", "collect: give a collection name")
         passage_id = body.get("passage_id")
-        if not isinstance(name, str) or not name.strip():
-            raise HTTPError(400, "collect: give a collection name")
         if not isinstance(passage_id, str) or "#" not in passage_id:
             raise HTTPError(400, "collect: give passage_id as DOC_ID#N")
-        name = name.strip()
         item = self.ix.collect_passage(name, passage_id)
-        cols = self.ix.collections()
-        try:
+        with self.collections() as cols:
             codes = body.get("codes") or []
             if codes:
-                if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-                    raise HTTPError(400, "collect: codes must be a list of strings")
-                cols.code(name, str(item), codes)
+                cols.code(name, str(item), _str_list(codes, "collect: codes must be a list of strings"))
             if isinstance(body.get("memo"), str) and body["memo"]:
                 cols.item_memo(name, str(item), body["memo"])
             size = next((c["passages"] for c in cols.names() if c["name"] == name), 0)
-        finally:
-            cols.close()
         logger.info("collected %s into %r", passage_id, name)
         return {"ok": True, "collection": name, "passage_id": passage_id, "item": item, "passages": size}
+
+    def api_collection_memo(self, req: Request) -> dict[str, Any]:
+        body = req.json_body()
+        name = _str_field(body, "collection", "collection: give its name")
+        memo = body.get("memo")
+        if not isinstance(memo, str):
+            raise HTTPError(400, "collection: memo must be text")
+        with self.collections() as cols:
+            cols.ensure(name)  # a memo may come before the first passage
+            cols.set_memo(name, memo)
+        return {"ok": True, "collection": name, "memo": memo}
+
+    def api_item(self, req: Request) -> dict[str, Any]:
+        body = req.json_body()
+        name = _str_field(body, "collection", "item: give the collection")
+        ref = body.get("item")
+        if isinstance(ref, int):
+            ref = str(ref)
+        if not isinstance(ref, str) or not ref.strip():
+            raise HTTPError(400, "item: give the item's number or passage id")
+        add = _str_list(body.get("add_codes") or [], "item: add_codes must be a list of strings")
+        drop = _str_list(body.get("remove_codes") or [], "item: remove_codes must be a list of strings")
+        with self.collections() as cols:
+            if body.get("remove") is True:
+                cols.remove(name, [ref])
+                return {"ok": True, "removed": ref, "collection": name}
+            if add:
+                cols.code(name, ref, add)
+            if drop:
+                cols.code(name, ref, drop, remove=True)
+            if "memo" in body:
+                if not isinstance(body["memo"], str):
+                    raise HTTPError(400, "item: memo must be text")
+                cols.item_memo(name, ref, body["memo"])
+            item = next(i for i in cols.get(name).items if str(i.id) == ref or i.passage_id == ref)
+        return {"ok": True, "collection": name, "item": item.id, "codes": item.codes, "memo": item.memo}
+
+    def api_codes_change(self, req: Request) -> dict[str, Any]:
+        body = req.json_body()
+        action = body.get("action")
+        code = _str_field(body, "code", "codes: give the code")
+        to = body.get("to")
+        if action == "rename":
+            result = self.ix.rename_code(code, _str_field(body, "to", "rename: give the new name"))
+        elif action == "merge":
+            result = self.ix.merge_codes(code, _str_field(body, "to", "merge: give the code to merge into"))
+        elif action == "parent":
+            if to is not None and not isinstance(to, str):
+                raise HTTPError(400, "parent: give the parent code's name, or null for the top")
+            result = self.ix.set_code_parent(code, to.strip() if to and to.strip() else None)
+        else:
+            raise HTTPError(400, f"codes: action rename, merge or parent, not {action!r}")
+        return result.to_dict()
+
+    # -- endpoints: the review loop ---------------------------------------------------------
+    def api_review(self, req: Request) -> dict[str, Any]:
+        tag = req.arg("tag") or None
+        if tag is not None and tag not in self.ix.codebook().ids:
+            raise HTTPError(400, f"review: unknown tag {tag!r}")
+        n = max(1, min(_int_arg(req, "n", 10), 100))
+        info = self._tag_info()
+        items = []
+        pages: dict[str, dict[str, int]] = {}  # doc_id -> passage id -> first page, to open the page
+        for item in self.ix.review_queue(n, tag):
+            d = item.to_dict()
+            doc_id = item.passage_id.rpartition("#")[0]
+            if doc_id not in pages:
+                pages[doc_id] = {p.passage_id: p.page_start for _, p in self.ix.store.passages_of(doc_id)}
+            d["doc_id"], d["page"] = doc_id, pages[doc_id].get(item.passage_id, 1)
+            d.update(_tag_dict({"tag": item.tag, "evidence": item.evidence, "confidence": d["confidence"]}, info))
+            d["text_html"] = marks_html(item.text, [], evidence_marks(item.text, [d]))
+            items.append(d)
+        return {"items": items, **self._decisions()}
+
+    def api_review_decision(self, req: Request) -> dict[str, Any]:
+        body = req.json_body()
+        passage_id = _str_field(body, "passage_id", "review: give passage_id")
+        tag = _str_field(body, "tag", "review: give the tag")
+        accept = body.get("accept")
+        if not isinstance(accept, bool):
+            raise HTTPError(400, "review: accept must be true or false")
+        self.ix.review_decision(passage_id, tag, accept)
+        logger.info("review: %s %s %s", "accepted" if accept else "rejected", tag, passage_id)
+        return {"ok": True, "passage_id": passage_id, "tag": tag, "accept": accept, **self._decisions()}
+
+    def _decisions(self) -> dict[str, int]:
+        """The review decisions the next training learns from: one per passage and
+        tag, the latest counting where a passage was decided twice."""
+        from plansok.tag.train import review_labels
+
+        labels = review_labels(self.ix.store, self.ix.codebook())
+        accepted = sum(len(lab.tags) for lab in labels)
+        rejected = sum(len(lab.negatives) for lab in labels)
+        return {"decisions": accepted + rejected, "accepted": accepted, "rejected": rejected}
+
+
+# -- responses ------------------------------------------------------------------------------
+@dataclass
+class Download:
+    """A file for the browser to save (or, ``inline``, to show)."""
+
+    body: bytes
+    content_type: str
+    filename: str
+    inline: bool = False
+
+
+EXPORT_SUFFIX = {
+    "csv": "csv",
+    "xlsx": "xlsx",
+    "bibtex": "bib",
+    "ris": "ris",
+    "qdpx": "qdpx",
+    "md": "md",
+    "docx": "docx",
+    "qdc": "qdc",
+}
+DOWNLOAD_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "png": "image/png",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "bib": "application/x-bibtex; charset=utf-8",
+    "ris": "application/x-research-info-systems; charset=utf-8",
+    "qdpx": "application/zip",  # REFI-QDA projects are zip files
+    "qdc": "application/xml; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+}
+
+# pyplot keeps global state; one heatmap is drawn at a time (searches never wait for it).
+_PLOT_LOCK = threading.Lock()
+
+
+def _heatmap_png(result: Any) -> bytes:
+    with _PLOT_LOCK:
+        return result.heatmap_png()
+
+
+def _written(write: Callable[[Path], Path], stem: str, fmt: str, formats: tuple[str, ...]) -> Download:
+    """A view written by its own ``write`` (so the page's download is the CLI's file)."""
+    if fmt not in formats:
+        raise HTTPError(400, f"format: one of {', '.join(formats)}, not {fmt!r}")
+    with tempfile.TemporaryDirectory(prefix="plansok-view-") as tmp:
+        path = write(Path(tmp) / f"{stem}.{fmt}")
+        body = Path(path).read_bytes()
+    return Download(body, DOWNLOAD_TYPES[fmt], f"{stem}.{fmt}")
+
+
+def content_disposition(filename: str, inline: bool = False) -> str:
+    """``attachment`` with an ASCII name and the UTF-8 name (RFC 6266), so æøå survive."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode() or "plansok"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name)
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _slug(text: str) -> str:
+    """A file name stem from a query or collection name, legal on Windows, macOS and Linux."""
+    slug = re.sub(r"[^\w.-]+", "-", text.strip(), flags=re.UNICODE).strip("-.")
+    return slug[:60] or "plansok"
+
+
+# -- marks: the query's words, and the evidence of a passage's tags ---------------------
+def _tag_dict(t: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """A stored tag with its codebook label and kind, and the evidence as a list."""
+    tag = info.get(t["tag"])
+    return {
+        **t,
+        "label": tag.label if tag is not None else t["tag"],
+        "kind": tag.kind if tag is not None else "theme",
+        "evidence": [str(e) for e in t.get("evidence") or []],
+    }
+
+
+def evidence_marks(text: str, tags: Iterable[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """``(start, end, tag label)`` where ``text`` has one of its tags' evidence.
+    Evidence is stored as written ("folkehelsen", "låg inntekt"): a word is marked
+    wherever it stands, several words only together, so the "på" of "vanskeligstilte
+    på boligmarkedet" is not marked all over the passage."""
+    toks = tokenize(text)
+    forms = [t.form for t in toks]
+    wanted: dict[str, list[tuple[list[str], str]]] = {}  # first word -> (words, label)
+    for t in tags:
+        label = str(t.get("label") or t["tag"])
+        for e in t.get("evidence") or []:
+            words = [w.form for w in tokenize(str(e))]
+            if words:
+                wanted.setdefault(words[0], []).append((words, label))
+    out: list[tuple[int, int, str]] = []
+    for i, form in enumerate(forms):
+        for words, label in wanted.get(form, ()):
+            if forms[i : i + len(words)] == words:
+                out.append((toks[i].start, toks[i + len(words) - 1].end, label))
+    return out
+
+
+def marks_html(text: str, hits: Iterable[Iterable[int]], evidence: Iterable[tuple[int, int, str]]) -> str:
+    """``text`` as escaped HTML: ``<mark>`` around the query's words (``hits``),
+    ``<mark class="ev" title="evidence: TAG">`` around tag evidence, ``class="q ev"``
+    where a word is both. Offsets count code points, as Python does."""
+    n = len(text)
+    is_hit = [False] * n
+    ev: list[frozenset[str]] = [frozenset()] * n
+    for s, e in hits:
+        for i in range(max(0, int(s)), min(n, int(e))):
+            is_hit[i] = True
+    for s, e, label in evidence:
+        for i in range(max(0, s), min(n, e)):
+            ev[i] = ev[i] | {label}
+    out: list[str] = []
+    i = 0
+    while i < n:
+        j = i
+        key = (is_hit[i], ev[i])
+        while j < n and (is_hit[j], ev[j]) == key:
+            j += 1
+        chunk = html.escape(text[i:j])
+        hit, labels = key
+        if not hit and not labels:
+            out.append(chunk)
+        elif not labels:
+            out.append(f"<mark>{chunk}</mark>")
+        else:
+            cls = "q ev" if hit else "ev"
+            title = html.escape("evidence: " + ", ".join(sorted(labels)), quote=True)
+            out.append(f'<mark class="{cls}" title="{title}">{chunk}</mark>')
+        i = j
+    return "".join(out)
 
 
 def _int_arg(req: Request, name: str, default: int) -> int:
@@ -479,6 +905,23 @@ def _int_arg(req: Request, name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise HTTPError(400, f"{name}: expected a whole number, got {raw!r}") from exc
+
+
+def _flag(req: Request, name: str) -> bool:
+    return req.arg(name).lower() in ("1", "true", "yes", "on")
+
+
+def _str_field(body: dict[str, Any], name: str, message: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise HTTPError(400, message)
+    return value.strip()
+
+
+def _str_list(value: Any, message: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise HTTPError(400, message)
+    return [v.strip() for v in value]
 
 
 def _filters_dict(filters: Filters) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
 import socket
@@ -31,7 +32,10 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
     def server_close(self) -> None:
         super().server_close()
-        self.index.close()
+        # socketserver calls this when binding fails too, before make_server set the index.
+        index = getattr(self, "index", None)
+        if index is not None:
+            index.close()
 
 
 class ThreadingWSGIServer6(ThreadingWSGIServer):
@@ -77,7 +81,7 @@ def make_server(
         server = server_class((host, port), QuietHandler)
     except OSError as exc:
         index.close()
-        raise PlansokError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise PlansokError(_listen_error(host, port, exc)) from exc
     bound_port = server.server_address[1]
     # Browsers send the Host they were pointed at; accept the --host name too.
     extra = [] if host in ("0.0.0.0", "::") else [host if ":" not in host else f"[{host}]"]
@@ -86,6 +90,20 @@ def make_server(
     server.index = index
     server.app = app
     return server
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    """Why the server cannot listen, and what to do about it, in one sentence."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} is in use on {host} (another plansok serve, or another program); "
+            f"stop it, or pick another port: plansok serve --port {port + 1} (--port 0 takes any free port)"
+        )
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on {host}:{port} (ports below 1024 need root); try --port {DEFAULT_PORT}"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine; leave --host out to serve on 127.0.0.1"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 def server_url(server: ThreadingWSGIServer) -> str:

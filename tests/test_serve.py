@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import socket
 import threading
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import pytest
 from plansok.api import Index
 from plansok.errors import PlansokError
 from plansok.models import Passage
-from plansok.serve.app import ServeApp, highlight_html, locate_passage
+from plansok.serve.app import ServeApp, content_disposition, evidence_marks, highlight_html, locate_passage, marks_html
 from plansok.serve.server import ThreadingWSGIServer, make_server
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -132,6 +134,29 @@ def test_locate_passage_ignores_line_breaks_and_runs_over_pages() -> None:
     assert page[start:end] == "Neste avsnitt."
 
 
+def test_marks_html_marks_query_words_and_evidence_apart() -> None:
+    text = "Tiltak mot låg inntekt & barnefattigdom"
+    tags = [{"tag": "barnefattigdom", "label": "Barnefattigdom", "evidence": ["låg inntekt", "barnefattigdom"]}]
+    ev = evidence_marks(text, tags)
+    assert [text[s:e] for s, e, _ in ev] == ["låg inntekt", "barnefattigdom"]
+    out = marks_html(text, [(0, 6), (25, 39)], ev)
+    assert out == (
+        "<mark>Tiltak</mark> mot "
+        '<mark class="ev" title="evidence: Barnefattigdom">låg inntekt</mark> &amp; '
+        '<mark class="q ev" title="evidence: Barnefattigdom">barnefattigdom</mark>'
+    )
+    # Several words of evidence are marked only together: not every "på" of the passage.
+    phrase = [{"tag": "bolig", "label": "Bolig", "evidence": ["vanskeligstilte på boligmarkedet"]}]
+    text = "Fokus på vanskeligstilte på boligmarkedet, ikkje på andre."
+    assert [text[s:e] for s, e, _ in evidence_marks(text, phrase)] == ["vanskeligstilte på boligmarkedet"]
+
+
+def test_download_names_keep_norwegian_letters() -> None:
+    header = content_disposition("bustad og låg inntekt.qdpx")
+    assert header.startswith('attachment; filename="bustad_og_lag_inntekt.qdpx"')
+    assert "filename*=UTF-8''bustad%20og%20l%C3%A5g%20inntekt.qdpx" in header
+
+
 # -- API ---------------------------------------------------------------------------------
 def test_index_page_is_local_only(app: ServeApp) -> None:
     status, headers, html = call(app, "/")
@@ -153,6 +178,37 @@ def test_search_json(app: ServeApp) -> None:
     assert "<mark>" in hit["snippet_html"]
     marked = [hit["snippet"][start:end].lower() for start, end in hit["highlights"]]
     assert any(word.startswith("folkehels") for word in marked), marked
+
+
+def test_search_counts_all_matches_not_the_hits_shown(app: ServeApp, index_dir: Path) -> None:
+    _, _, data = call(app, "/api/search", {"q": "folkehelse", "k": 3})
+    with Index.open(index_dir) as ix:
+        expected = ix.results("folkehelse", 3)
+    assert data["count"] == 3 and data["total"] == expected.total > 3
+    assert data["documents"] == expected.documents == 2
+    _, _, grouped = call(app, "/api/search", {"q": "folkehelse", "group": "document"})
+    assert grouped["by_document"] and {h["doc_id"] for h in grouped["hits"]} == {GOL, HOL}
+    assert sum(h["hits_in_document"] for h in grouped["hits"]) == data["total"]
+    assert grouped["total"] == data["total"]
+    # Reference lists are left out by default and counted; refs=1 keeps them.
+    _, _, refs = call(app, "/api/search", {"q": "folkehelse", "refs": "1"})
+    assert refs["total"] == data["total"] + sum(data["left_out"].values())
+    status, _, bad = call(app, "/api/search", {"q": "folkehelse", "group": "plan"})
+    assert status == 400 and "group" in bad["error"]
+
+
+def test_tagged_hits_carry_label_confidence_and_marked_evidence(app: ServeApp) -> None:
+    _, _, data = call(app, "/api/search", {"q": "folkehelse", "k": 10})
+    tagged = [h for h in data["hits"] if h["tags"]]
+    assert tagged
+    for hit in tagged:
+        for t in hit["tags"]:
+            assert {"tag", "label", "kind", "confidence", "evidence"} <= set(t) and 0 < t["confidence"] <= 1
+        words = {w for t in hit["tags"] for e in t["evidence"] for w in e.lower().split()}
+        if any(w in hit["snippet"].lower() for w in words):
+            assert 'class="ev"' in hit["snippet_html"] or 'class="q ev"' in hit["snippet_html"]
+    untagged = [h for h in data["hits"] if not h["tags"]]
+    assert all("ev" not in h["snippet_html"] for h in untagged)
 
 
 def test_search_filters(app: ServeApp) -> None:
@@ -229,6 +285,155 @@ def test_collect_post(app: ServeApp) -> None:
     assert status == 400 and "collection name" in data["error"]
 
 
+def test_kwic_json_and_csv_download(app: ServeApp) -> None:
+    status, _, data = call(app, "/api/kwic", {"q": "folkehelse", "kommune": "Hol", "limit": 5, "sort": "left"})
+    assert status == 200 and data["shown"] == 5 < data["total"] and data["sort"] == "left"
+    assert all(ln["doc_id"] == HOL and ln["keyword"].lower().startswith("folkehels") for ln in data["lines"])
+    status, headers, text = call(app, "/api/kwic", {"q": "folkehelse", "kommune": "Hol", "format": "csv"})
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert headers["Content-Disposition"].startswith('attachment; filename="kwic-folkehelse.csv"')
+    rows = text.lstrip("\ufeff").splitlines()
+    assert rows[1].startswith("doc_id,passage_id") and len(rows) - 2 == data["total"]  # the download has every line
+    assert call(app, "/api/kwic", {"q": "folkehelse", "format": "xlsx"})[0] == 400
+    assert call(app, "/api/kwic", {"q": ""})[0] == 400
+
+
+def test_words_views(app: ServeApp) -> None:
+    _, _, freq = call(app, "/api/frequencies", {"by": "municipality", "top": 5})
+    assert [g["label"] for g in freq["groups"]] == ["Gol", "Hol"] and len(freq["groups"][0]["lemmas"]) == 5
+    _, _, key = call(app, "/api/keyness", {"kommune": "Hol", "min_freq": 3})
+    assert key["subset"] == "--kommune Hol" and key["keywords"]
+    assert call(app, "/api/keyness", {})[0] == 400  # keyness needs a subset
+    _, _, coll = call(app, "/api/collocations", {"q": "folkehelse", "window": 5, "min_freq": 2})
+    assert coll["occurrences"] > 0 and coll["collocates"]
+
+
+def test_matrix_json_heatmap_and_downloads(app: ServeApp) -> None:
+    params = {"row": ["folkehelse", "barn, unge"], "row_tag": "helse", "by": "municipality"}
+    status, _, data = call(app, "/api/matrix", params)
+    assert status == 200 and [c["label"] for c in data["columns"]] == ["Gol", "Hol"]
+    # A query with a comma is one row: rows are not split on commas as filters are.
+    assert [(r["kind"], r["label"]) for r in data["rows"]] == [("query", "folkehelse"), ("query", "barn, unge"),
+                                                                ("tag", "helse")]  # fmt: skip
+    _, _, found = call(app, "/api/search", {"q": "folkehelse"})
+    assert data["rows"][0]["total_count"] == found["total"]
+    assert data["heatmap"].startswith("data:image/png;base64,")
+    status, headers, _ = call(app, "/api/matrix", {**params, "format": "csv"})
+    assert status == 200 and headers["Content-Disposition"].startswith(
+        'attachment; filename="matrix-by-municipality.csv"'
+    )
+    status, _, data = call(app, "/api/matrix", {"by": "municipality"})
+    assert status == 400 and "rows" in data["error"]
+    status, _, data = call(app, "/api/matrix", {"row": "folkehelse", "measure": "lots"})
+    assert status == 400
+
+
+def test_matrix_png_download(app: ServeApp) -> None:
+    environ_params = {"row": "folkehelse", "format": "png"}
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/api/matrix",
+        "QUERY_STRING": urlencode(environ_params),
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": f"127.0.0.1:{PORT}",
+        "wsgi.input": io.BytesIO(b""),
+    }
+    body = b"".join(app(environ, start_response))
+    assert seen["status"].startswith("200") and seen["headers"]["Content-Type"] == "image/png"
+    assert body[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_collection_coding_memos_codes_and_exports(app: ServeApp) -> None:
+    _, _, found = call(app, "/api/search", {"q": "folkehelse", "k": 2})
+    first, second = (h["passage_id"] for h in found["hits"])
+    for pid in (first, second):
+        assert post_json(app, "/api/collect", {"collection": "arbeid", "passage_id": pid})[0] == 200
+    status, _, data = post_json(app, "/api/item", {"collection": "arbeid", "item": first, "add_codes": ["ansvar"]})
+    assert status == 200 and data["codes"] == ["ansvar"]
+    item2 = post_json(app, "/api/item", {"collection": "arbeid", "item": second, "add_codes": ["ansvar", "mål"],
+                                         "memo": "eit mål utan tiltak"})[2]  # fmt: skip
+    assert item2["codes"] == ["ansvar", "mål"] and item2["memo"] == "eit mål utan tiltak"
+    status, _, data = post_json(app, "/api/item", {"collection": "arbeid", "item": second, "remove_codes": ["mål"]})
+    assert data["codes"] == ["ansvar"]
+    assert post_json(app, "/api/collection", {"collection": "arbeid", "memo": "Ansvar for folkehelse."})[0] == 200
+    _, _, col = call(app, "/api/collections", {"name": "arbeid"})
+    assert col["memo"] == "Ansvar for folkehelse." and [i["codes"] for i in col["items"]] == [["ansvar"], ["ansvar"]]
+    assert all("text_html" in i for i in col["items"])
+
+    _, _, codes = post_json(app, "/api/codes", {"action": "rename", "code": "ansvar", "to": "ansvar og roller"})
+    assert codes["changed"] == "renamed 'ansvar' to 'ansvar og roller' (2 passages)"
+    post_json(app, "/api/item", {"collection": "arbeid", "item": first, "add_codes": ["roller"]})
+    _, _, codes = post_json(app, "/api/codes", {"action": "merge", "code": "roller", "to": "ansvar og roller"})
+    assert [(c["name"], c["passages"]) for c in codes["codes"] if c["name"] != "helse"] == [("ansvar og roller", 2)]
+    _, _, codes = post_json(app, "/api/codes", {"action": "parent", "code": "ansvar og roller", "to": "styring"})
+    assert {"name": "ansvar og roller", "parent": "styring"}.items() <= next(
+        c for c in codes["codes"] if c["name"] == "ansvar og roller"
+    ).items()
+    status, _, data = post_json(app, "/api/codes", {"action": "rename", "code": "finst ikkje", "to": "x"})
+    assert status == 400 and "no code 'finst ikkje'" in data["error"]
+    status, _, data = post_json(app, "/api/codes", {"action": "delete", "code": "styring"})
+    assert status == 400 and "rename, merge or parent" in data["error"]
+
+    status, headers, body = call(app, "/api/export", {"collection": "arbeid", "format": "md"})
+    assert status == 200 and headers["Content-Type"].startswith("text/markdown")
+    assert headers["Content-Disposition"].startswith('attachment; filename="arbeid.md"')
+    assert "Ansvar for folkehelse." in body and "eit mål utan tiltak" in body and "ansvar og roller" in body
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/export", "REMOTE_ADDR": "127.0.0.1",
+               "QUERY_STRING": "collection=arbeid&format=qdpx", "HTTP_HOST": f"127.0.0.1:{PORT}",
+               "wsgi.input": io.BytesIO(b"")}  # fmt: skip
+    raw = b"".join(app(environ, lambda status, headers: None))
+    with zipfile.ZipFile(io.BytesIO(raw)) as qdpx:
+        assert "eit mål utan tiltak" in qdpx.read("project.qde").decode("utf-8")
+    assert call(app, "/api/export", {"q": "folkehelse", "format": "csv", "k": 3})[0] == 200
+    for params in (
+        {"collection": "arbeid", "format": "pdf"},
+        {"format": "csv"},
+        {"collection": "nope", "format": "csv"},
+    ):
+        assert call(app, "/api/export", params)[0] == 400, params
+
+    status, _, data = post_json(app, "/api/item", {"collection": "arbeid", "item": first, "remove": True})
+    assert status == 200 and len(call(app, "/api/collections", {"name": "arbeid"})[2]["items"]) == 1
+    for payload, needle in (
+        ({"collection": "arbeid", "item": "x#999", "memo": "m"}, "no passage"),
+        ({"collection": "arbeid", "item": second, "add_codes": "ansvar"}, "list of strings"),
+        ({"collection": "arbeid", "item": second, "memo": 3}, "memo must be text"),
+        ({"collection": "", "memo": "m"}, "collection"),
+    ):
+        status, _, data = post_json(app, "/api/item", payload)
+        assert status == 400 and needle in data["error"], payload
+
+
+def test_review_queue_and_decisions(app: ServeApp, index_dir: Path) -> None:
+    status, _, data = call(app, "/api/review", {"n": 3})
+    assert status == 200 and len(data["items"]) == 3 and data["decisions"] == 0
+    item = data["items"][0]
+    assert {"passage_id", "tag", "label", "kind", "confidence", "citation", "evidence", "text_html", "page"} <= set(
+        item
+    )
+    assert 'class="ev"' in item["text_html"]
+    _, _, after = post_json(app, "/api/review", {"passage_id": item["passage_id"], "tag": item["tag"], "accept": False})
+    assert (after["decisions"], after["accepted"], after["rejected"]) == (1, 0, 1)
+    # Deciding again replaces the decision, it does not add one.
+    _, _, again = post_json(app, "/api/review", {"passage_id": item["passage_id"], "tag": item["tag"], "accept": True})
+    assert (again["decisions"], again["accepted"], again["rejected"]) == (1, 1, 0)
+    _, _, data = call(app, "/api/review", {"n": 3})
+    assert (item["passage_id"], item["tag"]) not in {(i["passage_id"], i["tag"]) for i in data["items"]}
+    assert (index_dir / "labels" / "review.jsonl").is_file()
+    for payload in (
+        {"passage_id": item["passage_id"], "tag": item["tag"], "accept": "yes"},
+        {"passage_id": item["passage_id"], "tag": "no-such-tag", "accept": True},
+        {"passage_id": f"{GOL}#99999", "tag": item["tag"], "accept": True},
+    ):
+        assert post_json(app, "/api/review", payload)[0] == 400, payload
+    assert call(app, "/api/review", {"tag": "no-such-tag"})[0] == 400
+
+
 # -- guards ------------------------------------------------------------------------------
 def test_foreign_host_header_is_refused(app: ServeApp) -> None:
     status, _, data = call(app, "/api/search", {"q": "folkehelse"}, headers={"Host": f"evil.example:{PORT}"})
@@ -258,6 +463,33 @@ def test_non_loopback_client_is_refused(app: ServeApp, index_dir: Path) -> None:
         remote_ok = ServeApp(ix, PORT, allow_remote=True)
         assert call(remote_ok, "/api/docs", remote="10.0.0.5", headers={"Host": f"10.0.0.1:{PORT}"})[0] == 200
         assert call(remote_ok, "/api/docs", remote="10.0.0.5", headers={"Host": f"evil.example:{PORT}"})[0] == 403
+
+
+def test_every_change_is_a_same_origin_json_post(app: ServeApp) -> None:
+    for path in ("/api/collect", "/api/collection", "/api/item", "/api/codes", "/api/review"):
+        body = json.dumps({"collection": "csrf", "memo": "x"}).encode()
+        status, _, data = call(app, path, method="POST", body=body, headers={"Content-Type": "text/plain"})
+        assert status == 403 and "application/json" in data["error"], path
+        status, _, _ = post_json(app, path, {"collection": "csrf"}, headers={"Origin": "http://evil.example"})
+        assert status == 403, path
+        assert call(app, path, {"collection": "csrf", "memo": "x"})[0] in (200, 405), path  # GET changes nothing
+    _, _, cols = call(app, "/api/collections")
+    assert "csrf" not in {c["name"] for c in cols["collections"]}
+
+
+def test_busy_port_is_one_clear_error(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from plansok.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(PlansokError, match=f"port {port} is in use"):
+            make_server(index_dir, port=port)
+        assert main(["serve", "--index", str(index_dir), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"plansok: error: port {port} is in use") and "--port 0" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_make_server_refuses_remote_host_without_flag(index_dir: Path) -> None:

@@ -1,25 +1,46 @@
-// The plansok search page. Plain JS, same-origin requests only: nothing leaves the machine.
-// Text from the index is put in with textContent; the only HTML taken from the server is the
-// highlighted snippet/page, which the server escapes (its offsets count code points, not UTF-16).
+// The plansok workspace. Plain JS, same-origin requests only: nothing leaves the machine.
+// Text from the index is put in with textContent; the only HTML taken from the server is
+// snippets and pages with marks, which the server escapes (its offsets count code points).
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
-const tags = new Map(); // tag id -> {label, kind}
-let searchSeq = 0;
+const $$ = (selector) => Array.from(document.querySelectorAll(selector));
+const tags = new Map(); // tag id -> {label, kind, description}
+const seqs = {}; // pane -> number of its latest request, so a slow answer never overwrites a newer one
 let currentPage = null; // {doc, page, passage, n_pages}
+let docsInfo = null; // /api/docs
+let knownCodes = []; // the researcher's codes, for the datalists
+let openCollection = null; // name of the collection shown in the Collections pane
+const review = { queue: [], skipped: new Set(), current: null };
+const PANES = ["search", "kwic", "words", "matrix", "collections", "review"];
+const STANDARD_NAMES = { nb: "bokmål", nn: "nynorsk" };
+
+// Children that are there: null, undefined and false are left out (DOM append() would
+// write them as the words "null" and "undefined").
+function present(children) {
+  return children.flat().filter((c) => c !== undefined && c !== null && c !== false);
+}
+
+function fill(node, ...children) {
+  node.replaceChildren(...present(children));
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null) continue;
+    if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value);
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children) {
-    if (child !== undefined && child !== null) node.append(child);
-  }
+  node.append(...present(children));
   return node;
+}
+
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : (many || `${one}s`)}`;
 }
 
 async function api(path, options = {}) {
@@ -34,52 +55,163 @@ async function api(path, options = {}) {
   return data;
 }
 
-function setStatus(text, isError = false) {
-  const status = $("#status");
+function post(path, body) {
+  return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+function setStatus(id, text, isError = false) {
+  const status = $(id);
   status.textContent = text;
   status.classList.toggle("error", isError);
 }
 
+// Runs one request of a pane; an answer to an older request is dropped. The element's
+// data-state/data-seq say when it is done (the browser tests wait on them).
+async function run(pane, target, work) {
+  const seq = (seqs[pane] = (seqs[pane] || 0) + 1);
+  target.dataset.state = "loading";
+  try {
+    await work(() => seq === seqs[pane]);
+  } finally {
+    if (seq === seqs[pane]) {
+      target.dataset.state = "done";
+      target.dataset.seq = String(Number(target.dataset.seq || 0) + 1);
+    }
+  }
+}
+
+// -- tabs --------------------------------------------------------------------------------
+function activePane() {
+  return document.body.dataset.pane;
+}
+
+function showPane(name, { focus = false } = {}) {
+  if (!PANES.includes(name)) name = "search";
+  document.body.dataset.pane = name;
+  for (const tab of $$(".tabs [role=tab]")) {
+    const on = tab.dataset.pane === name;
+    tab.setAttribute("aria-selected", on ? "true" : "false");
+    tab.tabIndex = on ? 0 : -1;
+  }
+  for (const pane of PANES) $(`#pane-${pane}`).hidden = pane !== name;
+  $("#search-button").textContent = { kwic: "Concordance", words: "Count", matrix: "Build matrix" }[name] || "Search";
+  if (focus) $(`#tab-${name}`).focus();
+  const params = new URLSearchParams(location.search);
+  params.set("tab", name);
+  history.replaceState(null, "", `?${params}`);
+  if (name === "collections") loadCollectionsPane();
+  if (name === "review" && !review.current) nextReview();
+  if (name === "matrix") loadCodes().catch(() => {});
+}
+
 // -- filters -----------------------------------------------------------------------------
 function addOptions(select, items) {
-  for (const { value, label } of items) select.append(el("option", { value }, label));
+  for (const { value, label, title } of items) select.append(el("option", { value, title }, label));
+}
+
+function docLabel(d) {
+  const name = [d.municipality, d.doc_type, d.period].filter(Boolean).join(" · ");
+  return name || d.doc_id;
 }
 
 async function loadFilters() {
   const [docs, tagList] = await Promise.all([api("/api/docs"), api("/api/tags")]);
+  docsInfo = docs;
   const n = docs.documents.length;
-  $("#index-info").textContent = `${n} document${n === 1 ? "" : "s"}` +
-    (docs.years ? `, ${docs.years[0]}–${docs.years[1]}` : "");
+  $("#index-info").textContent = `${plural(n, "document")}` + (docs.years ? `, ${docs.years[0]}–${docs.years[1]}` : "");
+  $("#index-info").title = docs.index;
   addOptions($("#kommune"), docs.municipalities.map((m) => ({
     value: m.name, label: m.kommunenummer ? `${m.name} (${m.kommunenummer})` : m.name,
   })));
   addOptions($("#type"), docs.doc_types.map((t) => ({ value: t, label: t })));
-  const standardNames = { nb: "bokmål", nn: "nynorsk" };
-  addOptions($("#standard"), docs.standards.map((s) => ({ value: s, label: standardNames[s] || s })));
-  const tagSelect = $("#tag");
+  addOptions($("#doc"), docs.documents.map((d) => ({ value: d.doc_id, label: docLabel(d), title: d.title })));
+  addOptions($("#standard"), docs.standards.map((s) => ({ value: s, label: STANDARD_NAMES[s] || s })));
+  addOptions($("#matrix-by"), docs.matrix_by.map((b) => ({ value: b, label: b })));
+  addOptions($("#matrix-measure"), docs.matrix_measures.map((m) => ({
+    value: m, label: { count: "count", share: "% of passages", rate: "per 10,000 words" }[m] || m,
+  })));
+  const checklist = $("#matrix-tags");
   for (const kind of ["theme", "theory"]) {
     const group = el("optgroup", { label: kind === "theme" ? "Themes" : "Theories" });
+    const reviewGroup = el("optgroup", { label: kind === "theme" ? "Themes" : "Theories" });
     for (const t of tagList.tags.filter((x) => x.kind === kind)) {
       tags.set(t.id, t);
       group.append(el("option", { value: t.id, title: t.description || undefined }, t.label));
+      reviewGroup.append(el("option", { value: t.id }, t.label));
+      checklist.append(el("label", { class: `check ${kind}`, title: t.description || undefined },
+        el("input", { type: "checkbox", value: t.id }), ` ${t.label}`));
     }
-    if (group.children.length) tagSelect.append(group);
+    if (group.children.length) $("#tag").append(group);
+    if (reviewGroup.children.length) $("#review-tag").append(reviewGroup);
   }
 }
 
-async function loadCollections() {
-  const data = await api("/api/collections");
-  const list = $("#collection-names");
-  list.replaceChildren(...data.collections.map((c) => el("option", { value: c.name })));
-  showCollectionSize(data.collections);
+function filterParams(params = new URLSearchParams()) {
+  for (const name of ["kommune", "type", "doc", "standard", "tag"]) {
+    const value = $(`#${name}`).value;
+    if (value) params.set(name, value);
+  }
+  const lo = $("#year-from").value.trim();
+  const hi = $("#year-to").value.trim();
+  if (lo || hi) params.set("year", lo && hi ? `${lo}-${hi}` : (lo ? `${lo}-` : `-${hi}`));
+  if ($("#refs").checked) params.set("refs", "1");
+  return params;
 }
 
-function showCollectionSize(collections) {
-  const name = $("#collection").value.trim();
-  const found = collections.find((c) => c.name === name);
-  $("#collection-status").textContent = found
-    ? `${found.passages} passage${found.passages === 1 ? "" : "s"}`
-    : (name ? "new collection" : "");
+function setSelect(select, value, label) {
+  // A value the dropdown lacks (a municipality by number, from a matrix column) is added.
+  if (value && !Array.from(select.options).some((o) => o.value === value)) {
+    select.append(el("option", { value }, label || value));
+  }
+  select.value = value;
+}
+
+function fillForm(params) {
+  $("#q").value = params.get("q") || "";
+  for (const name of ["kommune", "type", "doc", "standard", "tag"]) {
+    if (params.has(name)) setSelect($(`#${name}`), params.get(name));
+  }
+  if (params.has("k")) $("#k").value = params.get("k");
+  const [lo, hi] = (params.get("year") || "").split("-");
+  $("#year-from").value = lo || "";
+  $("#year-to").value = hi || "";
+  $("#refs").checked = params.get("refs") === "1";
+  const group = params.get("group") === "document" ? "document" : "passage";
+  $(`input[name=group][value=${group}]`).checked = true;
+}
+
+function clearFilters() {
+  for (const name of ["kommune", "type", "doc", "standard", "tag"]) $(`#${name}`).value = "";
+  $("#year-from").value = "";
+  $("#year-to").value = "";
+}
+
+// -- tags and evidence -------------------------------------------------------------------
+function tagChips(tagList) {
+  // Each tag with its confidence; its evidence words are marked in the text and listed here.
+  const chips = el("div", { class: "chips" });
+  for (const t of tagList || []) {
+    const info = tags.get(t.tag) || { label: t.label || t.tag, kind: t.kind || "theme" };
+    const evidence = (t.evidence || []).join(", ");
+    chips.append(el("span", {
+      class: `chip ${info.kind}`,
+      dataset: { tag: t.tag },
+      title: `${info.kind}: ${info.label}${t.source ? ` (${t.source})` : ""}, confidence ${t.confidence}` +
+        (evidence ? `\nevidence: ${evidence}` : ""),
+    }, `${info.label} `, el("span", { class: "conf" }, Number(t.confidence).toFixed(2))));
+  }
+  return chips.children.length ? chips : null;
+}
+
+function evidenceLine(tagList) {
+  const parts = (tagList || []).filter((t) => (t.evidence || []).length).map((t) => {
+    const info = tags.get(t.tag) || { label: t.label || t.tag };
+    return el("span", {}, el("span", { class: "ev-tag" }, `${info.label}: `), t.evidence.slice(0, 8).join(", "));
+  });
+  if (!parts.length) return null;
+  const line = el("p", { class: "evidence" }, "evidence — ");
+  parts.forEach((p, i) => line.append(i ? "; " : "", p));
+  return line;
 }
 
 // -- search ------------------------------------------------------------------------------
@@ -87,58 +219,92 @@ function searchParams() {
   const params = new URLSearchParams();
   const q = $("#q").value.trim();
   if (q) params.set("q", q);
-  for (const name of ["kommune", "type", "standard", "tag"]) {
-    const value = $(`#${name}`).value;
-    if (value) params.set(name, value);
-  }
-  const lo = $("#year-from").value.trim();
-  const hi = $("#year-to").value.trim();
-  if (lo || hi) params.set("year", lo && hi ? `${lo}-${hi}` : (lo ? `${lo}-` : `-${hi}`));
+  filterParams(params);
   params.set("k", $("#k").value);
+  const group = $("input[name=group]:checked").value;
+  if (group === "document") params.set("group", "document");
   return params;
 }
 
-function fillForm(params) {
-  $("#q").value = params.get("q") || "";
-  for (const name of ["kommune", "type", "standard", "tag", "k"]) {
-    if (params.has(name)) $(`#${name}`).value = params.get(name);
-  }
-  const [lo, hi] = (params.get("year") || "").split("-");
-  $("#year-from").value = lo || "";
-  $("#year-to").value = hi || "";
+function remember(params) {
+  const url = new URLSearchParams(params);
+  url.set("tab", activePane());
+  history.replaceState(null, "", `?${url}`);
+}
+
+function searchSummary(data) {
+  const parts = [`${plural(data.total, "passage")} match in ${plural(data.documents, "document")}`];
+  if (data.by_document) parts.push(`the best passage of ${plural(data.count, "plan")} shown`);
+  else if (data.count < data.total) parts.push(`${data.count} shown`);
+  const left = data.left_out || {};
+  const dropped = [];
+  if (left.references) dropped.push(plural(left.references, "reference list"));
+  if (left.contents) dropped.push(plural(left.contents, "contents page"));
+  if (dropped.length) parts.push(`${dropped.join(" and ")} left out (tick “reference lists too”)`);
+  return parts.join(" · ");
 }
 
 async function search() {
   const params = searchParams();
   const results = $("#results");
   if (!params.has("q") && !params.has("tag")) {
-    setStatus("Type a query, or choose a tag.", true);
+    setStatus("#status", "Type a query, or choose a tag.", true);
     $("#q").focus();
     return;
   }
-  const seq = ++searchSeq;
-  results.dataset.state = "loading";
-  setStatus("Searching…");
-  history.replaceState(null, "", `?${params}`);
-  try {
-    const data = await api(`/api/search?${params}`);
-    if (seq !== searchSeq) return; // a newer search was started meanwhile
-    renderHits(data.hits);
-    setStatus(data.count ? `${data.count} passage${data.count === 1 ? "" : "s"}` : data.message || "No passages found.");
-  } catch (error) {
-    if (seq !== searchSeq) return;
-    results.replaceChildren();
-    setStatus(error.message, true);
-  } finally {
-    if (seq === searchSeq) {
-      results.dataset.state = "done";
-      results.dataset.seq = String(seq);
+  setStatus("#status", "Searching…");
+  remember(params);
+  await run("search", results, async (current) => {
+    try {
+      const data = await api(`/api/search?${params}`);
+      if (!current()) return;
+      results.replaceChildren(...data.hits.map(renderHit));
+      setStatus("#status", data.total ? searchSummary(data) : data.message || "No passages found.");
+      showSearchExports(params, data.total);
+    } catch (error) {
+      if (!current()) return;
+      results.replaceChildren();
+      $("#search-export").hidden = true;
+      setStatus("#status", error.message, true);
     }
-  }
+  });
 }
 
-function renderHits(hits) {
-  $("#results").replaceChildren(...hits.map(renderHit));
+function showSearchExports(params, total) {
+  const box = $("#search-export");
+  box.replaceChildren("Export these hits: ");
+  if (!total || !params.has("q")) {
+    box.hidden = true;
+    return;
+  }
+  const query = new URLSearchParams(params);
+  query.delete("group");
+  for (const [fmt, label] of [["csv", "CSV"], ["xlsx", "Excel"], ["ris", "RIS"], ["bibtex", "BibTeX"],
+    ["qdpx", "REFI-QDA"], ["md", "Markdown"], ["docx", "Word"]]) {
+    query.set("format", fmt);
+    box.append(el("a", { href: `/api/export?${query}`, download: "", class: "download", dataset: { format: fmt } },
+      label), " ");
+  }
+  box.hidden = false;
+}
+
+function pageLink(text, doc, page, passage, title) {
+  const link = el("a", { href: `#${passage || doc}`, class: "cite", title: title || "Read the page" }, text);
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    openPage(doc, page, passage);
+  });
+  return link;
+}
+
+function addButton(passageId, label = "Add to collection") {
+  const add = el("button", { type: "button", class: "add" }, label);
+  add.addEventListener("click", (event) => {
+    event.stopPropagation();
+    collect(passageId, add);
+  });
+  return add;
 }
 
 function renderHit(hit) {
@@ -146,26 +312,24 @@ function renderHit(hit) {
     class: "hit",
     dataset: { passage: hit.passage_id, doc: hit.doc_id, page: String(hit.page) },
   });
-  const cite = el("a", { href: `#${hit.passage_id}`, class: "cite", title: "Read the page" }, hit.citation);
-  const meta = [hit.doc_type, hit.standard === "nn" ? "nynorsk" : "bokmål", `score ${hit.score.toFixed(2)}`];
+  const cite = pageLink(hit.citation, hit.doc_id, hit.page, hit.passage_id);
+  const meta = [hit.doc_type, STANDARD_NAMES[hit.standard] || hit.standard, `score ${hit.score.toFixed(2)}`];
   if (hit.source === "ocr") meta.push("OCR text");
   const snippet = el("p", { class: "snippet", lang: hit.standard === "nn" ? "nn" : "nb" });
   snippet.innerHTML = hit.snippet_html; // escaped by the server
-  const chips = el("div", { class: "chips" });
-  for (const t of hit.tags || []) {
-    const info = tags.get(t.tag) || { label: t.tag, kind: "theme" };
-    const evidence = (t.evidence || []).slice(0, 6).join(", ");
-    chips.append(el("span", {
-      class: `chip ${info.kind}`,
-      title: `${info.kind}: ${info.label} (${t.source}, confidence ${t.confidence})${evidence ? `\n${evidence}` : ""}`,
-    }, info.label));
+  const actions = el("div", { class: "actions" }, addButton(hit.passage_id));
+  if (hit.hits_in_document !== undefined) {
+    const all = el("a", { href: "#", class: "in-doc", title: "Every matching passage of this plan" },
+      `${plural(hit.hits_in_document, "hit")} in this plan`);
+    all.addEventListener("click", (event) => {
+      event.preventDefault();
+      event.stopPropagation();
+      setSelect($("#doc"), hit.doc_id);
+      $("input[name=group][value=passage]").checked = true;
+      search();
+    });
+    actions.append(all);
   }
-  const add = el("button", { type: "button", class: "add" }, "Add to collection");
-  add.addEventListener("click", (event) => {
-    event.stopPropagation();
-    collect(hit.passage_id, add);
-  });
-  const actions = el("div", { class: "actions" }, add);
   if (hit.also_in && hit.also_in.length) {
     // Each folded copy names its document (a municipality has many plans) and opens its page.
     const also = el("span", { class: "muted also" }, "also in: ");
@@ -173,12 +337,9 @@ function renderHit(hit) {
       const title = a.title || a.doc_id;
       const period = a.period && !title.includes(a.period) ? ` (${a.period})` : "";
       const name = [a.municipality, `${title}${period}`, `s. ${a.page}`].filter(Boolean).join(", ");
-      const link = el("a", { href: `#${a.passage_id}`, title: `${a.doc_id} · ${a.passage_id}`, dataset: { doc: a.doc_id } }, name);
-      link.addEventListener("click", (event) => {
-        event.preventDefault();
-        event.stopPropagation();
-        openPage(a.doc_id, a.page, a.passage_id);
-      });
+      const link = pageLink(name, a.doc_id, a.page, a.passage_id, `${a.doc_id} · ${a.passage_id}`);
+      link.className = "";
+      link.dataset.doc = a.doc_id;
       also.append(i ? "; " : "", link);
     });
     if (hit.also_in.length > 4) also.append(` and ${hit.also_in.length - 4} more`);
@@ -188,18 +349,14 @@ function renderHit(hit) {
     // A plain link: followed only if the researcher clicks it; no referrer is sent.
     actions.append(el("a", { href: hit.source_url, rel: "noreferrer noopener", target: "_blank" }, "source"));
   }
-  item.append(
+  // No tags, no chips: nothing is written where they would be.
+  fill(item,
     el("div", { class: "head" }, `${hit.rank}. `, cite),
     el("div", { class: "meta" }, meta.join(" · ")),
     snippet,
-    chips.children.length ? chips : null,
-    actions,
-  );
-  cite.addEventListener("click", (event) => {
-    event.preventDefault();
-    event.stopPropagation();
-    openPage(hit.doc_id, hit.page, hit.passage_id);
-  });
+    tagChips(hit.tags),
+    evidenceLine(hit.tags),
+    actions);
   item.addEventListener("click", (event) => {
     if (event.target.closest("a, button") || String(window.getSelection())) return; // let text be selected
     openPage(hit.doc_id, hit.page, hit.passage_id);
@@ -207,44 +364,657 @@ function renderHit(hit) {
   return item;
 }
 
-// -- collections -------------------------------------------------------------------------
+// -- concordance -------------------------------------------------------------------------
+function kwicParams() {
+  const params = new URLSearchParams();
+  params.set("q", $("#q").value.trim());
+  filterParams(params);
+  params.delete("refs"); // a concordance reads every candidate passage
+  params.set("sort", $("#kwic-sort").value);
+  params.set("width", $("#kwic-width").value);
+  const within = $("#kwic-within").value.trim();
+  if (within && within !== "0") params.set("within", within);
+  return params;
+}
+
+async function kwic() {
+  const params = kwicParams();
+  const table = $("#kwic-table");
+  if (!params.get("q")) {
+    setStatus("#kwic-status", "Type a word, a phrase in quotes, or words joined by OR.", true);
+    $("#q").focus();
+    return;
+  }
+  setStatus("#kwic-status", "Reading the passages…");
+  remember(params);
+  await run("kwic", table, async (current) => {
+    try {
+      const data = await api(`/api/kwic?${params}`);
+      if (!current()) return;
+      renderKwic(data);
+      const csv = new URLSearchParams(params);
+      csv.set("format", "csv");
+      $("#kwic-csv").href = `/api/kwic?${csv}`;
+      $("#kwic-csv").setAttribute("download", "");
+      $("#kwic-csv").hidden = !data.total;
+      if (!data.total) {
+        setStatus("#kwic-status", data.message || "No occurrences.");
+      } else {
+        const shown = data.shown < data.total ? ` · the first ${data.shown} shown (the CSV has all)` : "";
+        setStatus("#kwic-status",
+          `${plural(data.total, "occurrence")} in ${plural(data.passages, "passage")} of ` +
+          `${plural(data.documents, "document")}${shown}`);
+      }
+    } catch (error) {
+      if (!current()) return;
+      table.replaceChildren();
+      $("#kwic-csv").hidden = true;
+      setStatus("#kwic-status", error.message, true);
+    }
+  });
+}
+
+function renderKwic(data) {
+  const table = $("#kwic-table");
+  const head = el("thead", {}, el("tr", {},
+    el("th", { class: "where" }, "Where"), el("th", { class: "left" }, "Left"),
+    el("th", { class: "kw" }, "Keyword"), el("th", { class: "right" }, "Right"), el("th", {}, "")));
+  const body = el("tbody");
+  for (const line of data.lines) {
+    const where = `${line.municipality || line.doc_id}, s. ${line.page}` +
+      (line.page_label && line.page_label !== String(line.page) ? ` (${line.page_label})` : "");
+    const row = el("tr", { dataset: { passage: line.passage_id, page: String(line.page) } },
+      el("td", { class: "where" }, pageLink(where, line.doc_id, line.page, line.passage_id, line.citation)),
+      // The left context is right-aligned and cut on its left side, so keywords line up.
+      el("td", { class: "left", lang: line.standard }, el("span", {}, line.left)),
+      el("td", { class: "kw", title: `matched as ${line.match}` }, line.keyword),
+      el("td", { class: "right", lang: line.standard }, line.right),
+      el("td", { class: "act" }, addButton(line.passage_id, "+")));
+    row.lastChild.firstChild.title = "Add the passage to the collection";
+    body.append(row);
+  }
+  table.replaceChildren(head, body);
+}
+
+// -- words: frequencies, keyness, collocations -------------------------------------------
+function wordsMode() {
+  return $("input[name=words-mode]:checked").value;
+}
+
+function showWordsOptions() {
+  const mode = wordsMode();
+  for (const node of $$("#pane-words .for-frequencies")) node.hidden = mode !== "frequencies";
+  for (const node of $$("#pane-words .for-collocations")) node.hidden = mode !== "collocations";
+}
+
+function numberCell(value, digits = 0) {
+  return el("td", { class: "num" }, value === null || value === undefined ? "–" : Number(value).toFixed(digits));
+}
+
+function lemmaCell(lemma) {
+  // A lemma opens its concordance with the same filters.
+  const link = el("a", { href: "#", title: `Concordance of ${lemma}` }, lemma);
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    $("#q").value = lemma;
+    showPane("kwic");
+    kwic();
+  });
+  return el("td", { class: "lemma" }, link);
+}
+
+function table(headings, rows) {
+  return el("table", { class: "data" },
+    el("thead", {}, el("tr", {}, headings.map((h) => el("th", { title: h[1] || undefined }, h[0])))),
+    el("tbody", {}, rows));
+}
+
+async function words() {
+  const mode = wordsMode();
+  const params = filterParams();
+  params.delete("refs");
+  const out = $("#words-out");
+  if (mode === "collocations") {
+    const q = $("#q").value.trim();
+    if (!q) {
+      setStatus("#words-status", "Type the word whose neighbours to count.", true);
+      return;
+    }
+    params.set("q", q);
+    params.set("window", $("#coll-window").value);
+    params.set("measure", $("#coll-measure").value);
+  } else if (mode === "frequencies" && $("#freq-by").value) {
+    params.set("by", $("#freq-by").value);
+    params.set("top", "15");
+  } else if (mode === "keyness" && ![...params.keys()].length) {
+    setStatus("#words-status", "Keyness compares the plans the filters choose with the rest: choose a filter.", true);
+    return;
+  }
+  setStatus("#words-status", "Counting…");
+  await run("words", out, async (current) => {
+    try {
+      const data = await api(`/api/${mode}?${params}`);
+      if (!current()) return;
+      if (mode === "frequencies") renderFrequencies(data);
+      else if (mode === "keyness") renderKeyness(data);
+      else renderCollocations(data);
+    } catch (error) {
+      if (!current()) return;
+      out.replaceChildren();
+      setStatus("#words-status", error.message, true);
+    }
+  });
+}
+
+function renderFrequencies(data) {
+  const groups = data.groups.map((g) => el("div", { class: "freq-group" },
+    el("h3", {}, `${g.label} `, el("span", { class: "muted" },
+      `${plural(g.documents, "document")}, ${g.words.toLocaleString("nb-NO")} content words`)),
+    table([["Lemma"], ["Count"], ["per 10,000", "per 10,000 content words"], ["Docs", "documents using it"]],
+      g.lemmas.map((x) => el("tr", {}, lemmaCell(x.lemma), numberCell(x.count), numberCell(x.per_10k, 1),
+        numberCell(x.documents))))));
+  $("#words-out").replaceChildren(...groups);
+  setStatus("#words-status", data.message || "Content words, nynorsk and bokmål folded to one lemma, stop words out.");
+}
+
+function renderKeyness(data) {
+  const rows = (list) => list.map((k) => el("tr", {}, lemmaCell(k.lemma), numberCell(k.count), numberCell(k.count_ref),
+    numberCell(k.per_10k, 1), numberCell(k.per_10k_ref, 1), numberCell(k.g2, 1), numberCell(k.log_ratio, 2)));
+  const heads = [["Lemma"], ["Here"], ["Rest"], ["per 10,000"], ["rest per 10,000"],
+    ["G²", "log-likelihood"], ["log ratio", "log2 of the ratio of the rates"]];
+  fill($("#words-out"),
+    el("h3", {}, "Typical of the chosen plans"), table(heads, rows(data.keywords)),
+    data.negative.length ? el("h3", {}, "Rarer in them") : null,
+    data.negative.length ? table(heads, rows(data.negative)) : null);
+  setStatus("#words-status", data.message ||
+    `${data.subset} (${data.words.toLocaleString("nb-NO")} words) against ${data.reference} ` +
+    `(${data.words_ref.toLocaleString("nb-NO")} words)`);
+}
+
+function renderCollocations(data) {
+  $("#words-out").replaceChildren(table(
+    [["Lemma"], ["Together"], ["Before"], ["After"], ["In all"], ["G²"], ["MI"]],
+    data.collocates.map((c) => el("tr", {}, lemmaCell(c.lemma), numberCell(c.together), numberCell(c.left),
+      numberCell(c.right), numberCell(c.count), numberCell(c.g2, 1), numberCell(c.mi, 2)))));
+  setStatus("#words-status", data.message ||
+    `${plural(data.occurrences, "occurrence")} of ${data.query}; neighbours within ${data.window} content words`);
+}
+
+// -- matrix ------------------------------------------------------------------------------
+function matrixParams() {
+  const params = filterParams();
+  for (const line of $("#matrix-queries").value.split("\n")) {
+    if (line.trim()) params.append("row", line.trim());
+  }
+  for (const box of $$("#matrix-tags input:checked")) params.append("row_tag", box.value);
+  for (const box of $$("#matrix-codes input:checked")) params.append("row_code", box.value);
+  params.set("by", $("#matrix-by").value);
+  params.set("measure", $("#matrix-measure").value);
+  return params;
+}
+
+async function matrix() {
+  const params = matrixParams();
+  const out = $("#matrix-out");
+  if (!params.has("row") && !params.has("row_tag") && !params.has("row_code")) {
+    setStatus("#matrix-status", "Give the rows: queries (one a line), tags or your codes.", true);
+    $("#matrix-queries").focus();
+    return;
+  }
+  setStatus("#matrix-status", "Counting…");
+  await run("matrix", out, async (current) => {
+    try {
+      const data = await api(`/api/matrix?${params}`);
+      if (!current()) return;
+      renderMatrix(data, params);
+    } catch (error) {
+      if (!current()) return;
+      $("#matrix-table").replaceChildren();
+      $("#matrix-heatmap").hidden = true;
+      $("#matrix-downloads").hidden = true;
+      setStatus("#matrix-status", error.message, true);
+    }
+  });
+}
+
+function cellText(data, row, j) {
+  const value = row.values[j];
+  if (data.measure === "count") return String(row.counts[j]);
+  return value === null ? "–" : `${value.toFixed(1)} (${row.counts[j]})`;
+}
+
+function renderMatrix(data, params) {
+  const columns = data.columns;
+  const top = Math.max(0, ...data.rows.flatMap((r) => r.values.filter((v) => v !== null)));
+  const head = el("tr", {}, el("th", { class: "label" }, `${data.measure} by ${data.by}`),
+    columns.map((c) => el("th", { title: c.documents.join("\n") }, c.label)), el("th", {}, "all"));
+  const body = data.rows.map((row) => el("tr", { dataset: { kind: row.kind, row: row.label } },
+    el("th", { class: "label", title: row.note || undefined },
+      row.kind === "query" ? row.label : `${row.kind}: ${(tags.get(row.label) || {}).label || row.label}`),
+    columns.map((c, j) => {
+      const v = row.values[j];
+      const td = el("td", {
+        class: "cell",
+        dataset: { count: String(row.counts[j]), column: c.key },
+        title: `${row.label} × ${c.label}: ${plural(row.counts[j], "passage")} of ${c.passages}`,
+      }, cellText(data, row, j));
+      if (v && top) td.style.setProperty("--shade", String(Math.min(1, v / top) * 0.75));
+      if (row.kind !== "code" && row.counts[j]) {
+        td.classList.add("link");
+        td.addEventListener("click", () => openCell(data, row, c));
+      }
+      return td;
+    }),
+    el("td", { class: "total" }, data.measure === "count" ? String(row.total_count)
+      : `${row.total_value === null ? "–" : row.total_value.toFixed(1)} (${row.total_count})`)));
+  const sizes = el("tr", { class: "size" }, el("th", { class: "label" }, "passages in the column"),
+    columns.map((c) => el("td", {}, String(c.passages))), el("td", {}, String(columns.reduce((a, c) => a + c.passages, 0))));
+  $("#matrix-table").replaceChildren(el("thead", {}, head), el("tbody", {}, body, sizes));
+  const img = $("#matrix-heatmap");
+  img.hidden = !data.heatmap;
+  if (data.heatmap) img.src = data.heatmap;
+  const downloads = $("#matrix-downloads");
+  downloads.replaceChildren("Download: ");
+  for (const fmt of ["csv", "png", "html", "json"]) {
+    const p = new URLSearchParams(params);
+    p.set("format", fmt);
+    downloads.append(el("a", { href: `/api/matrix?${p}`, download: "", class: "download", dataset: { format: fmt } },
+      fmt.toUpperCase()), " ");
+  }
+  downloads.hidden = false;
+  const left = data.left_out || {};
+  const dropped = left.references || left.contents
+    ? ` Reference lists and contents pages are left out (${(left.references || 0) + (left.contents || 0)} passages).`
+    : "";
+  setStatus("#matrix-status", data.message || `${data.definition}${dropped}`);
+}
+
+function openCell(data, row, column) {
+  // The cell's passages: the row's query or tag with the column as a filter, in Search.
+  const filters = data.filters || {};
+  clearFilters();
+  if (filters.municipality && filters.municipality.length) setSelect($("#kommune"), filters.municipality[0]);
+  if (filters.doc_type && filters.doc_type.length) setSelect($("#type"), filters.doc_type[0]);
+  if (filters.doc_ids && filters.doc_ids.length) setSelect($("#doc"), filters.doc_ids[0]);
+  if (filters.standard) setSelect($("#standard"), filters.standard);
+  if (filters.year) {
+    $("#year-from").value = filters.year[0] || "";
+    $("#year-to").value = filters.year[1] || "";
+  }
+  if (filters.tags && filters.tags.length) setSelect($("#tag"), filters.tags[0]);
+  if (data.by === "municipality") setSelect($("#kommune"), column.kommunenummer || column.label, column.label);
+  else if (data.by === "document") setSelect($("#doc"), column.key);
+  else if (data.by === "type") setSelect($("#type"), column.key);
+  else if (data.by === "year" && /^\d+$/.test(column.key)) {
+    $("#year-from").value = column.key;
+    $("#year-to").value = column.key;
+  }
+  $("#q").value = row.kind === "query" ? row.label : "";
+  if (row.kind === "tag") setSelect($("#tag"), row.label);
+  $("#refs").checked = Boolean(data.include_references);
+  $("input[name=group][value=passage]").checked = true;
+  showPane("search");
+  search();
+}
+
+// -- collections and codes ---------------------------------------------------------------
+async function loadCollections() {
+  const data = await api("/api/collections");
+  const list = $("#collection-names");
+  list.replaceChildren(...data.collections.map((c) => el("option", { value: c.name })));
+  showCollectionSize(data.collections);
+  return data.collections;
+}
+
+function showCollectionSize(collections) {
+  const name = $("#collection").value.trim();
+  const found = collections.find((c) => c.name === name);
+  $("#collection-status").textContent = found
+    ? plural(found.passages, "passage")
+    : (name ? "new collection" : "");
+}
+
 async function collect(passageId, button) {
   const nameInput = $("#collection");
   const name = nameInput.value.trim();
+  const statusId = { kwic: "#kwic-status", review: "#review-status" }[activePane()] || "#status";
   if (!name) {
-    setStatus("Type a collection name first (top right).", true);
+    setStatus(statusId, "Type a collection name first (top right).", true);
     nameInput.focus();
     return;
   }
   button.disabled = true;
   try {
-    const data = await api("/api/collect", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ collection: name, passage_id: passageId }),
-    });
-    button.textContent = `Added to “${data.collection}”`;
+    const data = await post("/api/collect", { collection: name, passage_id: passageId });
+    button.textContent = button.textContent === "+" ? "✓" : `Added to “${data.collection}”`;
     button.classList.add("added");
     await loadCollections();
   } catch (error) {
     button.disabled = false;
-    setStatus(error.message, true);
+    setStatus(statusId, error.message, true);
   }
+}
+
+async function loadCodes() {
+  const data = await api("/api/codes");
+  knownCodes = data.codes;
+  $("#code-names").replaceChildren(...knownCodes.map((c) => el("option", { value: c.name })));
+  // The matrix offers the codes as rows; ticks survive a reload of the list.
+  const ticked = new Set($$("#matrix-codes input:checked").map((b) => b.value));
+  const boxes = knownCodes.filter((c) => c.passages).map((c) => el("label", { class: "check code" },
+    el("input", { type: "checkbox", value: c.name, checked: ticked.has(c.name) }), ` ${c.name}`));
+  $("#matrix-codes").replaceChildren(...(boxes.length ? boxes : [el("span", { class: "muted" }, "none yet")]));
+  return data;
+}
+
+async function loadCollectionsPane() {
+  try {
+    const [collections, codes] = await Promise.all([loadCollections(), loadCodes()]);
+    renderCollectionList(collections);
+    renderCodes(codes.codes);
+    const wanted = openCollection || $("#collection").value.trim();
+    if (wanted && collections.some((c) => c.name === wanted)) await showCollection(wanted);
+  } catch (error) {
+    setStatus("#code-status", error.message, true);
+  }
+}
+
+function renderCollectionList(collections) {
+  const list = $("#collection-list");
+  if (!collections.length) {
+    list.replaceChildren(el("li", { class: "muted" }, "none yet"));
+    return;
+  }
+  list.replaceChildren(...collections.map((c) => {
+    const button = el("button", { type: "button", class: "link-button", dataset: { name: c.name } },
+      c.name, el("span", { class: "muted" }, ` ${plural(c.passages, "passage")}`));
+    button.addEventListener("click", () => showCollection(c.name));
+    return el("li", { class: c.name === openCollection ? "open" : "" }, button);
+  }));
+}
+
+function renderCodes(codes) {
+  const list = $("#code-list");
+  if (!codes.length) {
+    list.replaceChildren(el("li", { class: "muted" }, "none yet: code a saved passage"));
+    return;
+  }
+  list.replaceChildren(...codes.map((c) => {
+    const where = Object.entries(c.collections).map(([n, k]) => `${n}: ${k}`).join(", ");
+    const edit = el("button", { type: "button", class: "small secondary", title: "Rename, merge or move" }, "edit");
+    edit.addEventListener("click", () => openCodeForm(c.name));
+    const li = el("li", { dataset: { code: c.name } },
+      el("span", { class: "code-name" }, c.name), " ",
+      el("span", { class: "muted", title: where }, `${c.passages}`), " ", edit);
+    li.style.paddingLeft = `${c.depth * 1.1}rem`; // CSSOM: the CSP allows no style attributes
+    return li;
+  }));
+}
+
+function openCodeForm(code) {
+  const form = $("#code-form");
+  form.dataset.code = code;
+  $("#code-form-title").textContent = `Code “${code}”`;
+  $("#code-target").value = "";
+  form.hidden = false;
+  $("#code-target").focus();
+}
+
+async function changeCode(event) {
+  event.preventDefault();
+  const form = $("#code-form");
+  const action = $("#code-action").value;
+  const target = $("#code-target").value.trim();
+  if (!target && action !== "parent") {
+    setStatus("#code-status", "Type the code's new name, or the code to merge into.", true);
+    return;
+  }
+  try {
+    const data = await post("/api/codes", { action, code: form.dataset.code, to: target || null });
+    form.hidden = true;
+    setStatus("#code-status", data.changed);
+    await loadCollectionsPane();
+  } catch (error) {
+    setStatus("#code-status", error.message, true);
+  }
+}
+
+async function showCollection(name) {
+  const view = $("#collection-view");
+  view.dataset.state = "loading";
+  try {
+    const col = await api(`/api/collections?${new URLSearchParams({ name })}`);
+    openCollection = name;
+    $("#collection").value = name; // "Add to collection" now adds here
+    localStorage.setItem("plansok.collection", name);
+    for (const li of $$("#collection-list li")) {
+      li.classList.toggle("open", li.querySelector("button")?.dataset.name === name);
+    }
+    renderCollection(col);
+    view.dataset.state = "done";
+  } catch (error) {
+    view.dataset.state = "error";
+    setStatus("#code-status", error.message, true);
+  }
+}
+
+function savedNote() {
+  return el("span", { class: "saved muted", "aria-live": "polite" });
+}
+
+async function save(note, work) {
+  note.textContent = "saving…";
+  note.classList.remove("error");
+  try {
+    await work();
+    note.textContent = "saved";
+  } catch (error) {
+    note.textContent = error.message;
+    note.classList.add("error");
+  }
+}
+
+function renderCollection(col) {
+  const exports = el("p", { class: "downloads" }, "Export: ");
+  for (const [fmt, label, title] of [
+    ["qdpx", "REFI-QDA (.qdpx)", "NVivo, ATLAS.ti, MAXQDA, QualCoder: sources, codes, quotes and memos"],
+    ["csv", "CSV"], ["xlsx", "Excel"], ["md", "Markdown", "a chain of evidence: memo, codes, quotes, citations"],
+    ["docx", "Word", "a chain of evidence: memo, codes, quotes, citations"], ["bibtex", "BibTeX"], ["ris", "RIS"],
+    ["qdc", "codebook (.qdc)", "plansok's tags and your codes as a REFI-QDA codebook"]]) {
+    const p = new URLSearchParams({ format: fmt });
+    if (fmt !== "qdc") p.set("collection", col.name);
+    exports.append(el("a", { href: `/api/export?${p}`, download: "", class: "download", title, dataset: { format: fmt } },
+      label), " ");
+  }
+  const memo = el("textarea", { id: "collection-memo", rows: "3", placeholder: "What this collection is for, what you found…" });
+  memo.value = col.memo || "";
+  const memoNote = savedNote();
+  const memoSave = el("button", { type: "button", id: "collection-memo-save" }, "Save memo");
+  memoSave.addEventListener("click", () => save(memoNote,
+    () => post("/api/collection", { collection: col.name, memo: memo.value })));
+  const queries = col.queries.length
+    ? el("p", { class: "muted" }, `Queries: ${col.queries.map((q) => q.query).join("; ")}`) : null;
+  const items = el("ol", { class: "items" }, col.items.map((item) => renderItem(col.name, item)));
+  fill($("#collection-view"),
+    el("h2", {}, col.name, el("span", { class: "muted" }, ` ${plural(col.items.length, "passage")}`)),
+    exports,
+    el("label", { class: "memo", for: "collection-memo" }, "Collection memo"), memo,
+    el("div", { class: "row" }, memoSave, memoNote),
+    queries,
+    col.items.length ? items : el("p", { class: "muted" }, "No passages yet: add some from Search or Concordance."));
+}
+
+function renderItem(name, item) {
+  const li = el("li", { class: "item", dataset: { item: String(item.id), passage: item.passage_id } });
+  const text = el("p", { class: "quote" });
+  text.innerHTML = item.text_html; // escaped by the server
+  const status = item.status !== "current"
+    ? el("p", { class: "note" }, {
+      moved: `The document was read again; the passage is now ${item.now ? item.now.passage_id : "elsewhere"}.`,
+      changed: "The document changed since this passage was saved; check the quote.",
+      vanished: "The passage is no longer in the index.",
+    }[item.status] || item.status) : null;
+  const codes = el("div", { class: "codes chips" });
+  const itemNote = savedNote();
+  const setCodes = (list) => {
+    codes.replaceChildren(...list.map((c) => {
+      const remove = el("button", { type: "button", class: "chip-x", title: `Remove code ${c}`, "aria-label": `Remove code ${c}` }, "×");
+      remove.addEventListener("click", () => save(itemNote, async () => {
+        const data = await post("/api/item", { collection: name, item: String(item.id), remove_codes: [c] });
+        setCodes(data.codes);
+        loadCodes().then((d) => renderCodes(d.codes)).catch(() => {});
+      }));
+      return el("span", { class: "chip code", dataset: { code: c } }, c, remove);
+    }));
+  };
+  setCodes(item.codes);
+  const codeInput = el("input", { class: "code-input", list: "code-names", placeholder: "add a code", maxlength: "80" });
+  const addCode = el("button", { type: "button", class: "secondary small code-add" }, "Code");
+  const doCode = () => {
+    const code = codeInput.value.trim();
+    if (!code) return;
+    save(itemNote, async () => {
+      const data = await post("/api/item", { collection: name, item: String(item.id), add_codes: [code] });
+      setCodes(data.codes);
+      codeInput.value = "";
+      const codesData = await loadCodes();
+      renderCodes(codesData.codes);
+    });
+  };
+  addCode.addEventListener("click", doCode);
+  codeInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      doCode();
+    }
+  });
+  const memo = el("textarea", { class: "item-memo", rows: "2", placeholder: "memo on this passage" });
+  memo.value = item.memo || "";
+  const memoSave = el("button", { type: "button", class: "secondary small memo-save" }, "Save memo");
+  memoSave.addEventListener("click", () => save(itemNote,
+    () => post("/api/item", { collection: name, item: String(item.id), memo: memo.value })));
+  const remove = el("button", { type: "button", class: "secondary small remove" }, "Remove from collection");
+  remove.addEventListener("click", async () => {
+    await save(itemNote, () => post("/api/item", { collection: name, item: String(item.id), remove: true }));
+    await loadCollectionsPane();
+  });
+  li.append(...present([
+    el("div", { class: "head" }, pageLink(item.citation, item.doc_id, item.page_start, item.passage_id)),
+    status, text, tagChips(item.tags), evidenceLine(item.tags),
+    el("div", { class: "row" }, codes, codeInput, addCode),
+    memo,
+    el("div", { class: "row" }, memoSave, remove, itemNote)]));
+  return li;
+}
+
+// -- review ------------------------------------------------------------------------------
+function showDecisions(data) {
+  $("#review-count").textContent = `${plural(data.decisions, "decision")} saved` +
+    (data.decisions ? ` (${data.accepted} accepted, ${data.rejected} rejected)` : "") +
+    " for the next training";
+  $("#review-count").dataset.decisions = String(data.decisions);
+}
+
+async function nextReview(reload = false) {
+  const card = $("#review-card");
+  if (reload) {
+    review.queue = [];
+    review.skipped.clear();
+  }
+  if (!review.queue.length) {
+    card.dataset.state = "loading";
+    setStatus("#review-status", "Finding the least certain tags…");
+    const params = new URLSearchParams({ n: String(10 + review.skipped.size) });
+    if ($("#review-tag").value) params.set("tag", $("#review-tag").value);
+    try {
+      const data = await api(`/api/review?${params}`);
+      showDecisions(data);
+      review.queue = data.items.filter((i) => !review.skipped.has(`${i.passage_id} ${i.tag}`));
+    } catch (error) {
+      card.dataset.state = "error";
+      setStatus("#review-status", error.message, true);
+      return;
+    }
+  }
+  review.current = review.queue.shift() || null;
+  renderReview(review.current);
+  card.dataset.state = "done";
+}
+
+function renderReview(item) {
+  const card = $("#review-card");
+  if (!item) {
+    card.hidden = true;
+    setStatus("#review-status", "Nothing left to review here.");
+    return;
+  }
+  setStatus("#review-status", "");
+  const info = tags.get(item.tag) || { label: item.label, kind: item.kind, description: "" };
+  const text = el("p", { class: "quote", lang: "no" });
+  text.innerHTML = item.text_html; // escaped by the server
+  const button = (label, key, cls, handler) => {
+    const b = el("button", { type: "button", class: cls, title: `key ${key}` }, label);
+    b.addEventListener("click", handler);
+    return b;
+  };
+  card.dataset.passage = item.passage_id;
+  card.dataset.tag = item.tag;
+  fill(card,
+    el("p", { class: "question" }, "Is this passage about ",
+      el("span", { class: `chip ${info.kind}` }, info.label), "?",
+      el("span", { class: "muted" }, ` confidence ${Number(item.confidence).toFixed(2)}`)),
+    info.description ? el("p", { class: "muted description" }, info.description) : null,
+    el("p", { class: "head" }, pageLink(item.citation, item.doc_id, item.page, item.passage_id)),
+    text,
+    item.evidence.length ? el("p", { class: "evidence" }, "evidence — ", item.evidence.join(", ")) : null,
+    el("div", { class: "row decide" },
+      button("Accept", "a", "accept", () => decide(true)),
+      button("Reject", "r", "reject", () => decide(false)),
+      button("Skip", "s", "secondary skip", skipReview),
+      addButton(item.passage_id)));
+  card.hidden = false;
+}
+
+async function decide(accept) {
+  const item = review.current;
+  if (!item) return;
+  const card = $("#review-card");
+  card.dataset.state = "loading";
+  for (const b of card.querySelectorAll(".decide button")) b.disabled = true;
+  try {
+    const data = await post("/api/review", { passage_id: item.passage_id, tag: item.tag, accept });
+    showDecisions(data);
+    review.current = null;
+    await nextReview();
+  } catch (error) {
+    card.dataset.state = "error";
+    for (const b of card.querySelectorAll(".decide button")) b.disabled = false;
+    setStatus("#review-status", error.message, true);
+  }
+}
+
+function skipReview() {
+  if (!review.current) return;
+  review.skipped.add(`${review.current.passage_id} ${review.current.tag}`);
+  review.current = null;
+  nextReview();
 }
 
 // -- page view ---------------------------------------------------------------------------
 async function openPage(doc, page, passage) {
-  const params = new URLSearchParams({ doc, page: String(page) });
-  if (passage) params.set("passage", passage);
   const view = $("#page-view");
   view.dataset.state = "loading";
   try {
+    const params = new URLSearchParams({ doc, page: String(page) });
+    if (passage) params.set("passage", passage);
     const data = await api(`/api/page?${params}`);
     currentPage = { doc, page: data.page, passage, n_pages: data.n_pages };
     $("#page-title").textContent = `${data.municipality}, ${data.title}`;
     const label = data.label && data.label !== String(data.page) ? ` (printed ${data.label})` : "";
     const section = data.passage && data.passage.section ? ` · ${data.passage.section}` : "";
     $("#page-meta").textContent = `Page ${data.page} of ${data.n_pages}${label}${section}`;
+    const chips = data.passage ? tagChips(data.passage.tags) : null;
+    $("#page-tags").replaceChildren(...(chips ? chips.children : []));
     const note = $("#page-note");
     note.hidden = true;
     if (data.source === "empty") {
@@ -264,9 +1034,12 @@ async function openPage(doc, page, passage) {
     $("#page-next").disabled = data.page >= data.n_pages;
     view.hidden = false;
     document.body.classList.add("page-open");
-    for (const hit of document.querySelectorAll(".hit.current")) hit.classList.remove("current");
-    const current = passage && document.querySelector(`.hit[data-passage="${CSS.escape(passage)}"]`);
-    if (current) current.classList.add("current");
+    for (const hit of $$(".current")) hit.classList.remove("current");
+    if (passage) {
+      for (const node of $$(`[data-passage="${CSS.escape(passage)}"]`)) {
+        if (node.matches(".hit, .item, tr")) node.classList.add("current");
+      }
+    }
     // Scroll the pane, not the window: the results stay where the researcher left them.
     text.scrollTop = 0;
     const mark = text.querySelector("mark.passage");
@@ -274,7 +1047,7 @@ async function openPage(doc, page, passage) {
     view.dataset.state = "done";
   } catch (error) {
     view.dataset.state = "error";
-    setStatus(error.message, true);
+    setStatus("#status", error.message, true);
   }
 }
 
@@ -291,16 +1064,57 @@ function turnPage(delta) {
 }
 
 // -- start -------------------------------------------------------------------------------
+function runActive() {
+  const pane = activePane();
+  if (pane === "kwic") kwic();
+  else if (pane === "words") words();
+  else if (pane === "matrix") matrix();
+  else search();
+}
+
+function typingIn(target) {
+  return target.closest("input, textarea, select, [contenteditable]");
+}
+
 async function start() {
   $("#search-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    search();
+    if (activePane() === "collections" || activePane() === "review") showPane("search");
+    runActive();
   });
+  for (const tab of $$(".tabs [role=tab]")) {
+    tab.addEventListener("click", () => showPane(tab.dataset.pane));
+  }
+  $(".tabs").addEventListener("keydown", (event) => {
+    // Arrow keys move between tabs, as in any tab list.
+    const i = PANES.indexOf(activePane());
+    if (event.key === "ArrowRight") showPane(PANES[(i + 1) % PANES.length], { focus: true });
+    if (event.key === "ArrowLeft") showPane(PANES[(i + PANES.length - 1) % PANES.length], { focus: true });
+  });
+  for (const radio of $$("input[name=group]")) radio.addEventListener("change", () => $("#q").value.trim() || $("#tag").value ? search() : null);
+  $("#k").addEventListener("change", () => ($("#results").children.length ? search() : null));
+  $("#kwic-sort").addEventListener("change", () => ($("#q").value.trim() ? kwic() : null));
+  $("#kwic-width").addEventListener("change", () => ($("#q").value.trim() ? kwic() : null));
+  for (const radio of $$("input[name=words-mode]")) radio.addEventListener("change", showWordsOptions);
+  showWordsOptions();
+  $("#words-run").addEventListener("click", words);
+  $("#matrix-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    matrix();
+  });
+  $("#code-form").addEventListener("submit", changeCode);
+  $("#code-cancel").addEventListener("click", () => { $("#code-form").hidden = true; });
+  $("#review-tag").addEventListener("change", () => nextReview(true));
   $("#page-close").addEventListener("click", closePage);
   $("#page-prev").addEventListener("click", () => turnPage(-1));
   $("#page-next").addEventListener("click", () => turnPage(1));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("#page-view").hidden) closePage();
+    if (activePane() === "review" && review.current && !typingIn(event.target) && !event.ctrlKey && !event.metaKey) {
+      if (event.key === "a") decide(true);
+      else if (event.key === "r") decide(false);
+      else if (event.key === "s") skipReview();
+    }
   });
   const nameInput = $("#collection");
   nameInput.value = localStorage.getItem("plansok.collection") || "";
@@ -311,14 +1125,15 @@ async function start() {
   try {
     await Promise.all([loadFilters(), loadCollections()]);
   } catch (error) {
-    setStatus(`Could not load the index: ${error.message}`, true);
+    setStatus("#status", `Could not load the index: ${error.message}`, true);
     return;
   }
-  document.body.dataset.ready = "true";
   const params = new URLSearchParams(location.search);
+  fillForm(params);
+  showPane(params.get("tab") || "search");
+  document.body.dataset.ready = "true";
   if (params.has("q") || params.has("tag")) {
-    fillForm(params);
-    search();
+    if (["search", "kwic"].includes(activePane())) runActive();
   }
 }
 
