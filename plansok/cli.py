@@ -20,8 +20,9 @@ from plansok.models import DOC_TYPES
 logger = logging.getLogger("plansok")
 
 SERVE_HELP = (
-    "a local web page (http://127.0.0.1:8765) to search with filters, read pages with the hit highlighted, "
-    "see tags and add hits to a collection; nothing leaves the machine."
+    "a local web page (http://127.0.0.1:8765) to work in: search with filters and totals, results by document, "
+    "tags with their evidence, concordance, word frequencies and keyness, matrices with heatmaps, collections "
+    "with codes, memos and exports, and accept/reject buttons for the least certain tags; nothing leaves the machine."
 )
 
 EPILOG = """\
