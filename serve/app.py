@@ -699,7 +699,9 @@ class ServeApp:
                 if not isinstance(body["memo"], str):
                     raise HTTPError(400, "item: memo must be text")
                 cols.item_memo(name, ref, body["memo"])
-            item = next(i for i in cols.get(name).items if str(i.id) == ref or i.passage_id == ref)
+            item = next((i for i in cols.get(name).items if str(i.id) == ref or i.passage_id == ref), None)
+            if item is None:
+                raise HTTPError(400, f"{name}: no passage {ref!r} in the collection")
         return {"ok": True, "collection": name, "item": item.id, "codes": item.codes, "memo": item.memo}
 
     def api_codes_change(self, req: Request) -> dict[str, Any]:

@@ -401,6 +401,7 @@ def test_collection_coding_memos_codes_and_exports(app: ServeApp) -> None:
     assert status == 200 and len(call(app, "/api/collections", {"name": "arbeid"})[2]["items"]) == 1
     for payload, needle in (
         ({"collection": "arbeid", "item": "x#999", "memo": "m"}, "no passage"),
+        ({"collection": "arbeid", "item": "x#999"}, "no passage"),
         ({"collection": "arbeid", "item": second, "add_codes": "ansvar"}, "list of strings"),
         ({"collection": "arbeid", "item": second, "memo": 3}, "memo must be text"),
         ({"collection": "", "memo": "m"}, "collection"),
