@@ -188,7 +188,15 @@ class Lexicon:
         if todo:
             mapped = self.apertium.to_bokmaal(todo)
             for u in todo:
-                self._nb_of[u] = mapped.get(u, (u.lemma,))[0]
+                self._nb_of[u] = self._pick_translation(u.lemma, mapped.get(u, (u.lemma,)))
+
+    def _pick_translation(self, nn_lemma: str, alternatives: tuple[str, ...]) -> str:
+        """The bokmål word bokmål writers use most: nynorsk *tiltak* stays
+        *tiltak* (not *foranstalting*), *vurdere* stays *vurdere* (not
+        *betenke*). Among words frequency cannot tell apart (compounds it has
+        not seen), one that differs from the nynorsk spelling is the bokmål
+        norm: *låginntektsfamilie* -> *lavinntektsfamilie*."""
+        return max(alternatives, key=lambda a: (self._freq(a), a != nn_lemma))
 
     def _nb(self, std: str, u: Unit) -> str:
         return self._nb_of.get(u, u.lemma) if std == "nn" else u.lemma
