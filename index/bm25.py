@@ -22,12 +22,14 @@ slice. The on-disk index (``plansok.index.searcher``) uses the same formulas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported where a matrix is built: a cold `plansok query` never needs it
+    import scipy.sparse as sp
 
 K1 = 1.5
 B = 0.75
@@ -54,6 +56,21 @@ def lucene_idf(df: np.ndarray | float, n: int) -> np.ndarray:
     """ln(1 + (N - df + 0.5) / (df + 0.5)): never zero or negative."""
     df = np.asarray(df, dtype=np.float64)
     return np.log1p((n - df + 0.5) / (df + 0.5))
+
+
+class ScoringUnit(Protocol):
+    """What ranking needs of a BM25 unit: the in-memory ``BM25`` below, or the
+    memory-mapped ``plansok.index.searcher.MappedBM25``."""
+
+    vocab: Mapping[str, int]
+    idf: Any  # idf[term id] -> float32
+    n_docs: int
+
+    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def sparse_scores(self, weighted: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def weighted_scores(self, weighted: Sequence[tuple[int, float]]) -> np.ndarray: ...
 
 
 @dataclass
@@ -87,6 +104,8 @@ class BM25:
         ``doc_len`` defaults to the row sums; the index passes the number of
         content words instead so compound parts do not lengthen a passage.
         """
+        import scipy.sparse as sp
+
         csr = sp.csr_matrix(counts, dtype=np.float32)
         n = csr.shape[0]
         if doc_len is None:
@@ -141,6 +160,12 @@ class BM25:
         else:
             scores += np.bincount(idx, weights=vals, minlength=self.n_docs).astype(np.float32)
         return scores
+
+    def sparse_scores(self, weighted: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids ascending, scores) where ``weighted_scores`` is not zero."""
+        scores = self.weighted_scores(weighted)
+        ids = np.flatnonzero(scores)
+        return ids, scores[ids]
 
     def get_scores(self, query: Sequence[str]) -> np.ndarray:
         """Scores of every passage for a token list, like ``BM25Okapi.get_scores``
@@ -199,6 +224,8 @@ def count_matrix(
         indices.extend(counts.keys())
         data.extend(counts.values())
         indptr.append(len(indices))
+    import scipy.sparse as sp
+
     mat = sp.csr_matrix(
         (
             np.asarray(data, dtype=np.float32),

@@ -20,21 +20,24 @@ readable after a merge unlinks it.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from plansok.errors import IndexError_
 from plansok.index.bm25 import K1, B, length_norm, lucene_idf, tfn_from_norm, top_k_sparse
 from plansok.index.segment_format import MIN_LENGTH, LiveMap, OldSegmentFormat, SegmentFile
 from plansok.index.store import IndexStore
 from plansok.models import DocumentMeta
+
+if TYPE_CHECKING:  # built only for query feedback; a cold `plansok query` does not import scipy
+    import scipy.sparse as sp
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +279,10 @@ class MappedBM25:
             starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]])) if len(groups) else groups[:0]
             ug = groups[starts]
             gtf = np.add.reduceat(tf, starts) if len(starts) else tf[:0]
+        elif len(groups) * 8 > seg.n_groups:  # many postings: one pass over the segment's groups
+            dense = np.bincount(groups, weights=tf, minlength=seg.n_groups)
+            ug = np.flatnonzero(dense)
+            gtf = dense[ug].astype(np.float32)
         else:
             ug, inv = np.unique(groups, return_inverse=True)
             gtf = np.bincount(inv.ravel(), weights=tf, minlength=len(ug)).astype(np.float32)
@@ -383,6 +390,8 @@ class MappedBM25:
         if self.unit != "rows":
             raise NotImplementedError("the whole tfn matrix is built for passages only")
         if self._tfn is None:
+            import scipy.sparse as sp
+
             width = len(self.table)
             blocks = []
             for vi, view in enumerate(self.table.views):
@@ -417,16 +426,26 @@ class RowArray:
         return (self._ix.n_passages,)
 
     def __getitem__(self, rows: Any) -> Any:
-        if np.isscalar(rows):
-            return self[np.asarray([rows], dtype=np.int64)][0]
+        n = self._ix.n_passages
+        if isinstance(rows, int | np.integer):
+            row = int(rows)
+            if not 0 <= row < n:
+                raise IndexError(f"row {row} out of range 0..{n - 1}")
+            view = self._ix.views[bisect.bisect_right(self._ix.row_base_list, row) - 1]
+            return self._fn(view, view.rows.to_local(np.asarray([row - view.row_base])))[0]
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
-        rows = rows.astype(np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= self._ix.n_passages):
-            raise IndexError(f"row out of range 0..{self._ix.n_passages - 1}")
-        out = np.empty(rows.shape, dtype=self.dtype)
+        rows = rows.astype(np.int64, copy=False)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise IndexError(f"row out of range 0..{n - 1}")
         which = self._ix.view_of_rows(rows)
+        if rows.size == 0 or which.min() == which.max():
+            view = self._ix.views[int(which[0])] if rows.size else None
+            if view is None:
+                return np.zeros(rows.shape, dtype=self.dtype)
+            return self._fn(view, view.rows.to_local(rows - view.row_base)).astype(self.dtype, copy=False)
+        out = np.empty(rows.shape, dtype=self.dtype)
         for vi in np.unique(which).tolist():
             sel = which == vi
             view = self._ix.views[vi]
@@ -466,6 +485,7 @@ class LoadedIndex:
             groups += view.groups.n_live
             lensum += view.lensum
         self._row_bases = np.asarray([v.row_base for v in self.views], dtype=np.int64)
+        self.row_base_list = self._row_bases.tolist()
         self._n = rows
         self.table = TermTable(self.views)
         self.bm25 = MappedBM25(self.table, "rows", rows, lensum)

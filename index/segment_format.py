@@ -281,8 +281,9 @@ def build_segment(
     content words of each passage, terms of each passage); passage ids are
     handed out from ``first_pid`` in order.
 
-    Terms become ids through one dict over the batch's distinct terms, and the
-    postings come from one sort of (term, row) keys: no Python loop per token."""
+    Terms become ids in one C-level pass over the tokens (a dict of the
+    batch's distinct terms), and the postings come from one numpy sort of
+    (term, row) keys: no Python-level loop per token."""
     doc_names = [d[0] for d in docs]
     per_doc = [len(d[3]) for d in docs]
     doc_rows = np.zeros(len(docs) + 1, dtype=np.int64)
@@ -291,28 +292,38 @@ def build_segment(
     pages = np.fromiter(chain.from_iterable(d[1] for d in docs), dtype=np.int32, count=n)
     lengths = np.fromiter(chain.from_iterable(d[2] for d in docs), dtype=np.float32, count=n)
     term_lists = [t for d in docs for t in d[3]]
-    flat = list(chain.from_iterable(term_lists))
-    # Ids in order of first appearance (frequent terms come early, so the
-    # lookups stay in cache), then renumbered in sorted order with numpy.
-    ids = dict(zip(dict.fromkeys(flat), itertools.count()))
-    tok = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-    del flat
-    seen = list(ids)
-    del ids
-    order = sorted(range(len(seen)), key=seen.__getitem__)  # not a str array: one long word would widen it all
-    terms = [seen[i] for i in order]
-    rank = np.empty(len(seen), dtype=np.int64)
-    rank[order] = np.arange(len(seen))
-    row_of = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, term_lists), np.int64, count=n))
-    key = rank[tok] * max(n, 1) + row_of
-    del tok, row_of, rank
+    row_len = np.fromiter(map(len, term_lists), np.int64, count=n)
+    n_tok = int(row_len.sum())
+    # One pass over the tokens: each gets the position of its term's first
+    # occurrence (setdefault keeps the first), then numpy renumbers those
+    # positions by the terms' sorted order.
+    first: dict[str, int] = {}
+    small = np.int32 if n_tok < 2**31 else np.int64
+    pos = np.fromiter(
+        map(first.setdefault, chain.from_iterable(term_lists), itertools.count()), dtype=small, count=n_tok
+    )
+    del term_lists
+    terms = sorted(first)  # not a numpy str array: one long word would widen it all
+    rank = np.empty(n_tok, dtype=small)  # first position -> the term's sorted rank
+    rank[np.fromiter(map(first.__getitem__, terms), dtype=np.int64, count=len(terms))] = np.arange(len(terms))
+    del first
+    # (term, row) keys: the rank in the high 32 bits, the row in the low ones.
+    key = rank[pos].astype(np.uint64)
+    del pos, rank
+    key <<= np.uint64(32)
+    key |= np.repeat(np.arange(n, dtype=np.uint32), row_len)
     key.sort()
     if key.size:
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-        tf = np.diff(np.append(starts, key.size))
+        new = np.empty(key.size, dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        del new
+        tf = np.diff(starts, append=key.size)
         uniq = key[starts]
-        term = uniq // max(n, 1)
-        rows = (uniq - term * max(n, 1)).astype(np.int32)
+        del key, starts
+        term = (uniq >> np.uint64(32)).astype(np.int64)
+        rows = (uniq & np.uint64(0xFFFFFFFF)).astype(np.int32)
     else:
         tf = np.zeros(0, np.int64)
         term = np.zeros(0, np.int64)
@@ -555,12 +566,17 @@ def _sorted_union(blobs: list[np.ndarray], offs: list[np.ndarray]) -> tuple[np.n
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
 
     def chunk(entries: np.ndarray, r: int) -> np.ndarray:
-        """Bytes [8r, 8r+8) of the entries' terms, zero-padded, as sortable numbers."""
+        """Bytes [8r, 8r+8) of the entries' terms, zero-padded, as sortable numbers
+        (a million entries at a time, to bound the work arrays)."""
+        out = np.empty(len(entries), dtype=np.uint64)
         pos = np.arange(8 * r, 8 * r + 8)
-        idx = starts[entries, None] + pos
-        valid = pos < lens[entries, None]
-        mat = np.where(valid, blob[np.minimum(idx, max(len(blob) - 1, 0))], 0).astype(np.uint8)
-        return np.ascontiguousarray(mat).view(">u8").ravel().astype(np.uint64)
+        for a in range(0, len(entries), 1 << 20):
+            e = entries[a : a + (1 << 20)]
+            idx = starts[e, None] + pos
+            valid = pos < lens[e, None]
+            mat = np.where(valid, blob[np.minimum(idx, max(len(blob) - 1, 0))], 0).astype(np.uint8)
+            out[a : a + len(e)] = np.ascontiguousarray(mat).view(">u8").ravel()
+        return out
 
     k0 = chunk(np.arange(n), 0)
     order = np.argsort(k0, kind="stable")

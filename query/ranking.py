@@ -14,11 +14,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from plansok.analysis.analyzer import PART_PREFIX
-from plansok.index.bm25 import BM25
+from plansok.index.bm25 import ScoringUnit as BM25  # in memory or memory-mapped
 from plansok.query.plan import QueryPlan, SearchOptions
 
+# A sparse score vector: (ids ascending, float32 scores) over a BM25 unit.
+Sparse = tuple[np.ndarray, np.ndarray]
 
-def concept_scores(bm: BM25, weights: dict[str, float]) -> np.ndarray:
+
+def _term_pairs(bm: BM25, weights: dict[str, float]) -> list[tuple[int, float]]:
     pairs: list[tuple[int, float]] = []
     for term, wt in weights.items():
         tid = bm.vocab.get(term)
@@ -31,40 +34,72 @@ def concept_scores(bm: BM25, weights: dict[str, float]) -> np.ndarray:
             if whole is not None and bm.idf[tid] > bm.idf[whole] > 0:
                 wt = wt * float(bm.idf[whole] / bm.idf[tid])
         pairs.append((tid, wt))
-    return bm.weighted_scores(pairs)
+    return pairs
 
 
-def group_scores(bm: BM25, group: dict[str, float]) -> np.ndarray:
-    """Scores where every term of the group occurs, zero elsewhere."""
-    total = np.zeros(bm.n_docs, dtype=np.float32)
-    present = np.ones(bm.n_docs, dtype=bool)
-    for term, wt in group.items():
-        s = concept_scores(bm, {term: wt})
-        total += s
-        present &= s > 0
-    return total * present
+def _union_sum(parts: Sequence[Sparse]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, sums, how many parts hold each id) of sparse vectors with distinct
+    ids each; sums in float64 in part order, as adding dense arrays would."""
+    parts = [p for p in parts if p[0].size]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    if len(parts) == 1:
+        ids, vals = parts[0]
+        return ids, vals, np.ones(ids.size, np.int64)
+    ids = np.concatenate([p[0] for p in parts])
+    vals = np.concatenate([p[1] for p in parts]).astype(np.float64)
+    order = np.argsort(ids, kind="stable")  # each part ascends: the sort merges runs
+    ids = ids[order]
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    sums = np.add.reduceat(vals[order], starts).astype(np.float32)
+    return ids[starts], sums, np.diff(np.append(starts, ids.size))
+
+
+def concept_sparse(bm: BM25, weights: dict[str, float]) -> Sparse:
+    """s_c = sum over the concept's terms of w_t * idf(t) * tfn(t, d), where any term occurs."""
+    return bm.sparse_scores(_term_pairs(bm, weights))
+
+
+def group_sparse(bm: BM25, group: dict[str, float]) -> Sparse:
+    """The group's terms' scores summed, only where every term of the group occurs."""
+    parts = [concept_sparse(bm, {term: wt}) for term, wt in group.items()]
+    if not parts or any(p[0].size == 0 for p in parts):
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    ids, sums, count = _union_sum(parts)
+    every = count == len(parts)
+    return ids[every], sums[every]
+
+
+def concept_scores(bm: BM25, weights: dict[str, float]) -> np.ndarray:
+    """Dense ``concept_sparse`` (one score per unit)."""
+    out = np.zeros(bm.n_docs, dtype=np.float32)
+    ids, vals = concept_sparse(bm, weights)
+    out[ids] = vals
+    return out
 
 
 def combined(bm: BM25, plan: QueryPlan, opts: SearchOptions) -> np.ndarray:
-    """Concept scores summed, with coordination, on one BM25 unit (passages or pages)."""
-    total = np.zeros(bm.n_docs, dtype=np.float32)
-    matched = np.zeros(bm.n_docs, dtype=np.float32)
+    """Concept scores summed, with coordination, on one BM25 unit (passages or
+    pages). Computed over the units some term occurs in; dense only at the end."""
+    concepts = []
     for c in plan.concepts:
-        s = concept_scores(bm, c.weights)
-        for group in c.groups:
-            s += group_scores(bm, group)
-        total += s
-        matched += s > 0
-    if opts.coordination and len(plan.concepts) > 1:
-        total *= matched / len(plan.concepts)
+        ids, vals, _ = _union_sum([concept_sparse(bm, c.weights), *(group_sparse(bm, g) for g in c.groups)])
+        keep = vals > 0
+        concepts.append((ids[keep], vals[keep]))
+    ids, total, matched = _union_sum(concepts)
+    n = len(plan.concepts)
+    if opts.coordination and n > 1:
+        total = total * (matched.astype(np.float32) / n)
     if opts.require_all:
-        total[matched < len(plan.concepts)] = 0
+        total = np.where(matched < n, np.float32(0), total)
+    out = np.zeros(bm.n_docs, dtype=np.float32)
+    out[ids] = total
     if plan.expansion:
-        extra = concept_scores(bm, plan.expansion)
+        e_ids, extra = concept_sparse(bm, plan.expansion)
         # Feedback terms re-rank what the query found and may add passages it
         # missed, at half weight, so they never outweigh the query itself.
-        total += np.where(total > 0, extra, 0.5 * extra)
-    return total
+        out[e_ids] += np.where(out[e_ids] > 0, extra, np.float32(0.5) * extra)
+    return out
 
 
 def rows_with_any(bm: BM25, terms: set[str]) -> np.ndarray:
