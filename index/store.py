@@ -322,6 +322,13 @@ class IndexStore:
         conf = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
         return pids, conf
 
+    def tag_sets(self) -> dict[int, set[str]]:
+        """Every tagged passage's tags, to compare before and after a retag."""
+        out: dict[int, set[str]] = {}
+        for pid, tag in self.db.execute("SELECT pid, tag FROM tags"):
+            out.setdefault(pid, set()).add(tag)
+        return out
+
     def tag_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT tag, COUNT(*) FROM tags GROUP BY tag").fetchall())
 

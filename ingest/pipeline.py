@@ -287,7 +287,15 @@ class DocumentAnalyser:
                     forms[form_key(std, pair)] = tt.joined
         tags = []
         if tagger is not None:
-            for passage_tags in tagger.tag(words, [p.text for p in passages], terms):
+            from plansok.tag.features import words_and_terms
+
+            # Tagged from the word forms the index stores, as a re-tag reads them
+            # back, so a passage's tags do not depend on when it was tagged.
+            decoded = {k: v.split(" ") if v else [] for k, v in forms.items() if " " not in k}
+            pairs = [words_and_terms(p.text, std, decoded) for p in passages]
+            texts, sections = [p.text for p in passages], [p.section for p in passages]
+            tag_words, tag_terms = [w for w, _ in pairs], [t for _, t in pairs]
+            for passage_tags in tagger.tag(tag_words, texts, tag_terms, sections):
                 tags.append([(t.tag, t.confidence, t.source, t.evidence) for t in passage_tags])
         return AnalysedDoc(doc.meta, doc.pages, passages, terms, lengths, forms, tags)
 

@@ -9,6 +9,7 @@ for hit in ix.search("barnefattigdom", k=5, filters=Filters(municipality=["Gol"]
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -180,22 +181,88 @@ class Index:
         self._searcher = None
         return n
 
-    def train_tagger(self, label_files: Iterable[str | Path] = ()) -> Any:
-        """Train the classifier from the index (rules' strong matches, the
-        codebook's sections) and the researcher's labelled passages, save it
-        beside the index and re-tag everything. Returns the model."""
+    def train_tagger(self, label_files: Iterable[str | Path] = ()) -> TrainReport:
+        """Train the classifier on the shipped labelled passages plus the
+        researcher's (``label_files`` and the review decisions), save it beside
+        the index (the previous model kept for ``undo_training``) and re-tag
+        everything. Reports, per tag, how many passages gained and lost it."""
         from plansok.analysis.analyzer import Analyzer
         from plansok.tag.tagger import Tagger, load_labels
-        from plansok.tag.train import retag, train
+        from plansok.tag.train import retag, review_labels, tag_changes, train
 
         tagger = Tagger.for_index(self.store, Analyzer())
         labelled = [lab for f in label_files for lab in load_labels(f, tagger.codebook)]
+        reviewed = len(review_labels(self.store, tagger.codebook))
+        before = self.store.tag_sets()
         with self.store.write_lock():
             model = train(self.store, tagger, labelled)
-        tagger.model = model
-        retag(self.store, tagger)
+            tagger.model = model
+            n = retag(self.store, tagger)
         self._searcher = None
-        return model
+        changes = tag_changes(before, self.store.tag_sets())
+        return TrainReport(n, len(labelled), reviewed, changes, model.info)
+
+    def review_queue(self, n: int = 20, tag: str | None = None) -> list[ReviewItem]:
+        """The ``n`` least certain tags (confidence closest to the tag's
+        decision threshold), for a researcher to accept or reject."""
+        from plansok.analysis.analyzer import Analyzer
+        from plansok.tag.tagger import Tagger
+        from plansok.tag.train import review_labels
+
+        tagger = Tagger.for_index(self.store, Analyzer())
+        model = tagger.model
+        reviewed = review_labels(self.store, tagger.codebook)
+        decided = {(lab.text, t) for lab in reviewed for t in lab.tags | lab.negatives}
+        rows = self.store.db.execute(
+            "SELECT t.pid, t.tag, t.confidence, t.evidence, p.doc_id, p.ordinal FROM tags t "
+            "JOIN passages p ON p.pid = t.pid" + (" WHERE t.tag = ?" if tag else ""),
+            (tag,) if tag else (),
+        ).fetchall()
+
+        def threshold(t: str) -> float:
+            return model.threshold(t, 0.5) if model is not None and t in model.tags else 0.5
+
+        rows.sort(key=lambda r: (abs(r[2] - threshold(r[1])), r[0], r[1]))
+        docs = {d.doc_id: d for d in self.documents()}
+        out: list[ReviewItem] = []
+        for pid, t, conf, evidence, doc_id, _ordinal in rows:
+            if len(out) >= n:
+                break
+            passage = self.store.passages_by_pid([pid]).get(pid)
+            if passage is None or (passage.text, t) in decided:
+                continue
+            citation = cite(passage, docs[doc_id])
+            out.append(ReviewItem(passage.passage_id, t, float(conf), passage.text, citation, json.loads(evidence)))
+        return out
+
+    def review_decision(self, passage_id: str, tag: str, accept: bool) -> int:
+        """Save one accept/reject decision as a label for the next training;
+        returns how many decisions the index holds."""
+        from plansok.tag.train import record_review
+
+        if tag not in self.codebook().ids:
+            raise PlansokError(f"unknown tag {tag!r}")
+        doc_id, _, ordinal = passage_id.rpartition("#")
+        for _pid, p in self.store.passages_of(doc_id):
+            if str(p.ordinal) == ordinal:
+                return record_review(self.store, p.text, tag, accept, passage_id)
+        raise PlansokError(f"no passage {passage_id!r} (passage ids look like {doc_id}#12)")
+
+    def undo_training(self) -> TrainReport:
+        """Put back the model the last ``train_tagger`` replaced, and re-tag."""
+        from plansok.analysis.analyzer import Analyzer
+        from plansok.tag.tagger import Tagger
+        from plansok.tag.train import retag, tag_changes, undo_training
+
+        before = self.store.tag_sets()
+        with self.store.write_lock():
+            if not undo_training(self.store):
+                raise PlansokError(f"{self.path}: no training to undo (`plansok tag --train` keeps one step)")
+            tagger = Tagger.for_index(self.store, Analyzer())
+            n = retag(self.store, tagger)
+        self._searcher = None
+        model = tagger.model
+        return TrainReport(n, 0, 0, tag_changes(before, self.store.tag_sets()), model.info if model else {})
 
     def tag_batch(
         self,
@@ -800,6 +867,44 @@ class Index:
 
 
 EXPORT_FORMATS = ("csv", "xlsx", "bibtex", "ris", "qdpx", "md", "docx", "qdc")
+
+
+@dataclass
+class ReviewItem:
+    passage_id: str
+    tag: str
+    confidence: float
+    text: str
+    citation: str
+    evidence: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passage_id": self.passage_id,
+            "tag": self.tag,
+            "confidence": round(self.confidence, 3),
+            "text": self.text,
+            "citation": self.citation,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class TrainReport:
+    passages: int  # passages re-tagged
+    labels: int  # labelled passages from the researcher's files
+    reviewed: int  # passages with review decisions
+    changes: dict[str, dict[str, int]]  # tag -> {"added": n, "removed": n}
+    model: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passages": self.passages,
+            "labels": self.labels,
+            "reviewed": self.reviewed,
+            "changes": self.changes,
+            "model": self.model,
+        }
 
 
 @dataclass

@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  plansok tag new_plans/ --out report/           ingest, tag, write report/report.html\n"
         "  plansok tag new_plans/ --out report/ --dry-run  the same, leaving the index as it was\n"
         "  plansok tag --train my_labels.jsonl            learn from labelled passages, then re-tag\n"
+        "  plansok tag --review 30                        accept or reject the 30 least certain tags\n"
+        "  plansok tag --undo                             put back the model before the last --train\n"
         "  plansok tag --codebook my_codebook.toml        tag everything with another codebook\n"
         'labels: JSONL lines {"text": ..., "tags": [...]} or CSV with columns text,tags (tags separated by ;)',
     )
@@ -219,7 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         type=Path,
         metavar="LABELS",
-        help="train the classifier (optionally on labelled passages) and re-tag",
+        help="train the classifier on the shipped labelled passages plus yours (LABELS files and your "
+        "--review decisions) and re-tag; prints how many passages gained and lost each tag. Every index "
+        "starts with the shipped model, so training on no new labels changes nothing",
+    )
+    p.add_argument("--undo", action="store_true", help="put back the model the last --train replaced, and re-tag")
+    p.add_argument(
+        "--review",
+        nargs="?",
+        const=20,
+        type=int,
+        metavar="N",
+        help="review the N least certain tags (default 20) one by one: accept, reject or skip; each decision "
+        "is saved as a label for the next --train",
     )
     p.add_argument("--codebook", type=Path, metavar="FILE", help="use this codebook (TOML) from now on and re-tag")
     p.add_argument("--retag", action="store_true", help="tag every passage again")
@@ -867,16 +881,21 @@ def cmd_tag(args: argparse.Namespace) -> int:
         out["retagged"] = n
         if not args.json:
             print(f"codebook {args.codebook}: {n} passages tagged")
-    if args.train is not None:
-        model = ix.train_tagger(args.train)
-        out["trained"] = model.info
-        trained = [t for t, st in model.info["tags"].items() if st.get("trained")]
-        skipped = [t for t, st in model.info["tags"].items() if not st.get("trained")]
+    if args.review is not None:
+        out["reviewed"] = _review(ix, args.review, args.json)
+    if args.train is not None or args.undo:
+        report = ix.undo_training() if args.undo else ix.train_tagger(args.train)
+        out["undone" if args.undo else "trained"] = report.to_dict()
         if not args.json:
-            print(f"classifier trained for {len(trained)} tags on {model.info['documents']} passages; all re-tagged")
-            if skipped:
-                print(f"too few examples, rules only: {', '.join(skipped)}")
-    if args.retag and args.codebook is None and args.train is None:
+            what = "previous model restored" if args.undo else (
+                f"trained on the shipped labels + {report.labels} labelled and {report.reviewed} reviewed passages"
+            )
+            print(f"{what}; {report.passages} passages re-tagged")
+            if not report.changes:
+                print("no tag changed")
+            for tag, ch in report.changes.items():
+                print(f"  {tag:<26} +{ch['added']:<5} -{ch['removed']}")
+    if args.retag and args.codebook is None and args.train is None and not args.undo:
         out["retagged"] = ix.retag()
     if args.paths:
         if args.out is None:
@@ -897,10 +916,37 @@ def cmd_tag(args: argparse.Namespace) -> int:
     elif args.out is not None:
         raise PlansokError("--out goes with PATH... (the batch to tag)")
     if not out:
-        raise PlansokError("nothing to do: give PATH... --out DIR, --train, --codebook or --retag")
+        raise PlansokError("nothing to do: give PATH... --out DIR, --train, --undo, --review, --codebook or --retag")
     if args.json:
         _emit_json(out)
     return 1 if out.get("ingest", {}).get("failed") else 0
+
+
+def _review(ix: Any, n: int, as_json: bool) -> list[dict[str, Any]]:
+    """The least certain tags, one at a time: y accepts, n rejects, s skips, q stops."""
+    items = ix.review_queue(n)
+    decided = []
+    if as_json:  # a script gets the queue; decisions go through ix.review_decision
+        return [i.to_dict() for i in items]
+    if not items:
+        print("no tags to review")
+    for k, item in enumerate(items, start=1):
+        print(f"\n[{k}/{len(items)}] {item.tag} ({item.confidence:.2f})  {item.citation}")
+        print(textwrap.indent(textwrap.fill(item.text, width=96), "   "))
+        if item.evidence:
+            print(f"   evidence: {', '.join(item.evidence)}")
+        while True:
+            answer = input("   is this passage about the tag? [y]es/[n]o/[s]kip/[q]uit: ").strip().lower()[:1]
+            if answer in ("y", "n", "s", "q"):
+                break
+        if answer == "q":
+            break
+        if answer == "s":
+            continue
+        count = ix.review_decision(item.passage_id, item.tag, answer == "y")
+        decided.append({"passage_id": item.passage_id, "tag": item.tag, "accept": answer == "y"})
+        print(f"   saved ({count} review decisions in all; `plansok tag --train` learns from them)")
+    return decided
 
 
 def cmd_codebook(args: argparse.Namespace) -> int:

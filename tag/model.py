@@ -27,6 +27,7 @@ MIN_POSITIVES = 5
 MODEL_NPZ = "model.npz"
 MODEL_JSON = "model.json"
 MODEL_FORMAT = 1  # bump with a named migration in index/migrations.py
+_META_KEYS = {"format", "tags", "info", "extra_features"}
 
 
 @dataclass
@@ -34,30 +35,51 @@ class TagModel:
     vocab: dict[str, int]
     idf: np.ndarray  # float32, per term
     tags: list[str]
-    coef: np.ndarray  # tags x terms, float32
+    coef: np.ndarray  # tags x (terms + extra features), float32
     intercept: np.ndarray  # per tag
     info: dict = field(default_factory=dict)
+    # Dense features after the terms (the rules' score per tag, prose or not),
+    # named so a model and the code that feeds it cannot drift apart.
+    extra_names: list[str] = field(default_factory=list)
+    # Per tag, Platt scaling (a, b) of the logit, fitted on out-of-fold
+    # predictions, and the decision threshold on the calibrated probability.
+    calib: np.ndarray | None = None
+    thresholds: np.ndarray | None = None
 
     # -- features --------------------------------------------------------------------
-    def features(self, docs: Sequence[Sequence[str]]) -> sp.csr_matrix:
-        return tfidf(docs, self.vocab, self.idf)
+    def features(self, docs: Sequence[Sequence[str]], extra: np.ndarray | None = None) -> sp.csr_matrix:
+        x = tfidf(docs, self.vocab, self.idf)
+        if self.extra_names:
+            dense = np.zeros((len(docs), len(self.extra_names)), np.float32) if extra is None else extra
+            x = sp.hstack([x, sp.csr_matrix(dense.astype(np.float32))], format="csr")
+        return x
 
-    def predict_proba(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
-        """docs x tags probabilities."""
+    def logits(self, docs: Sequence[Sequence[str]], extra: np.ndarray | None = None) -> np.ndarray:
+        x = self.features(docs, extra)
+        return np.asarray(x @ self.coef.T) + self.intercept
+
+    def predict_proba(self, docs: Sequence[Sequence[str]], extra: np.ndarray | None = None) -> np.ndarray:
+        """docs x tags probabilities, calibrated where the model was."""
         if not docs or not self.tags:
             return np.zeros((len(docs), len(self.tags)), dtype=np.float32)
-        x = self.features(docs)
-        logits = np.asarray(x @ self.coef.T) + self.intercept
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        z = self.logits(docs, extra)
+        if self.calib is not None:
+            z = z * self.calib[:, 0] + self.calib[:, 1]
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    def threshold(self, tag: str, default: float) -> float:
+        if self.thresholds is None:
+            return default
+        return float(self.thresholds[self.tags.index(tag)])
 
     def top_terms(self, doc: Sequence[str], tag: str, n: int = 5) -> list[str]:
-        """The terms of ``doc`` that pushed it most towards ``tag``: the evidence."""
+        """The words of ``doc`` that pushed it most towards ``tag``: the evidence."""
         j = self.tags.index(tag)
-        x = self.features([doc])
-        contrib = x.multiply(self.coef[j]).tocsr()
+        x = tfidf([doc], self.vocab, self.idf)
+        contrib = x.multiply(self.coef[j, : len(self.vocab)]).tocsr()
         idx = contrib.indices[np.argsort(-contrib.data)][:n]
         inv = {i: t for t, i in self.vocab.items()}
-        return [inv[i] for i in idx if contrib[0, i] > 0]
+        return [inv[i].removeprefix("~") for i in idx if contrib[0, i] > 0 and not inv[i].startswith("§")]
 
     # -- training -----------------------------------------------------------------------
     @classmethod
@@ -99,10 +121,19 @@ class TagModel:
         terms = np.asarray(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str)
         tmp = folder / (MODEL_NPZ + ".tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, terms=terms, idf=self.idf, coef=self.coef, intercept=self.intercept)
+            arrays = {"terms": terms, "idf": self.idf, "coef": self.coef, "intercept": self.intercept}
+            if self.calib is not None and self.thresholds is not None:
+                arrays |= {"calib": self.calib, "thresholds": self.thresholds}
+            np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
-        meta = {"format": MODEL_FORMAT, "tags": self.tags, "info": self.info, **(extra or {})}
+        meta = {
+            "format": MODEL_FORMAT,
+            "tags": self.tags,
+            "extra_features": self.extra_names,
+            "info": self.info,
+            **(extra or {}),
+        }
         tmp_json = folder / (MODEL_JSON + ".tmp")
         tmp_json.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         # The JSON names the tags the arrays hold, so it is replaced last.
@@ -124,9 +155,17 @@ class TagModel:
         with np.load(npz, allow_pickle=False) as z:
             terms = z["terms"].tolist()
             model = cls(
-                {t: i for i, t in enumerate(terms)}, z["idf"], list(meta["tags"]), z["coef"], z["intercept"], meta
+                {t: i for i, t in enumerate(terms)},
+                z["idf"],
+                list(meta["tags"]),
+                z["coef"],
+                z["intercept"],
+                {**meta.get("info", {}), **{k: v for k, v in meta.items() if k not in _META_KEYS}},
+                list(meta.get("extra_features", [])),
+                z["calib"] if "calib" in z.files else None,
+                z["thresholds"] if "thresholds" in z.files else None,
             )
-        if model.coef.shape != (len(model.tags), len(terms)):
+        if model.coef.shape != (len(model.tags), len(terms) + len(model.extra_names)):
             logger.warning("%s: model arrays do not match its tags; ignoring the model", folder)
             return None
         return model
@@ -163,4 +202,93 @@ def tfidf(docs: Sequence[Sequence[str]], vocab: dict[str, int], idf: np.ndarray)
     return sp.csr_matrix(
         (np.asarray(data, np.float32), np.asarray(indices, np.int32), np.asarray(indptr, np.int64)),
         shape=(len(docs), len(vocab)),
+    )
+
+
+# ---------------------------------------------------------------- calibrated training
+
+
+def fit_calibrated(
+    docs: Sequence[Sequence[str]],
+    extra: np.ndarray,
+    extra_names: list[str],
+    labels: dict[str, np.ndarray],
+    groups: Sequence[str],
+    *,
+    c: float = 4.0,
+    min_df: int = 2,
+    folds: int = 5,
+    by_group: bool = False,
+    class_weight: str | None = "balanced",
+) -> TagModel:
+    """One logistic regression per tag over TF-IDF terms and the extra dense
+    features, with its probability calibrated and its threshold chosen on
+    out-of-fold predictions, never on the passages a fold is trained on.
+
+    Folds are of single passages in a fixed shuffled order (``by_group``:
+    whole documents instead). Passage folds fit the use the model is measured
+    on, new passages of known kinds of plans; document folds scored the same
+    on theme tags and lower on theory tags, whose passages come mostly from
+    one document (the thesis). Deterministic: the same labels give the same
+    model.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    vocab, idf = fit_idf(docs, min_df=min_df)
+    x = sp.hstack([tfidf(docs, vocab, idf), sp.csr_matrix(extra.astype(np.float32))], format="csr")
+    group_ids = np.unique(np.asarray(groups), return_inverse=True)[1]
+    if not by_group:  # folds of single passages, in a fixed shuffled order
+        group_ids = np.random.default_rng(0).permutation(len(docs)) % folds
+    n_folds = min(folds, len(set(group_ids.tolist())))
+    tags, coefs, intercepts, calib, thresholds, stats = [], [], [], [], [], {}
+    for tag, y_all in labels.items():
+        known = np.flatnonzero(y_all >= 0)  # passages whose label for this tag is known
+        y = y_all[known]
+        pos = int((y == 1).sum())
+        if pos < MIN_POSITIVES or int((y == 0).sum()) < MIN_POSITIVES or n_folds < 2:
+            stats[tag] = {"positives": pos, "trained": False}
+            continue
+        xk, gk = x[known], group_ids[known]
+        k_folds = min(n_folds, len(set(gk.tolist())))
+
+        def model() -> LogisticRegression:
+            return LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, solver="liblinear", random_state=0)
+
+        oof = np.zeros(len(y), dtype=np.float64)
+        for train_idx, test_idx in GroupKFold(n_splits=max(k_folds, 2)).split(xk, y, gk):
+            if len(set(y[train_idx].tolist())) < 2:
+                continue
+            clf = model().fit(xk[train_idx], y[train_idx])
+            oof[test_idx] = clf.decision_function(xk[test_idx])
+        # Platt scaling of the out-of-fold logits: the probability a reader can trust.
+        platt = LogisticRegression(C=1e4, solver="lbfgs").fit(oof.reshape(-1, 1), y)
+        a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+        p = 1.0 / (1.0 + np.exp(-(a * oof + b)))
+        best_t, best_f1 = 0.5, -1.0
+        for t in np.round(np.arange(0.2, 0.81, 0.05), 2):
+            pred = p >= t
+            tp = int((pred & (y == 1)).sum())
+            f1 = 2 * tp / (int(pred.sum()) + pos) if pred.sum() + pos else 0.0
+            if f1 > best_f1 + 1e-9:
+                best_t, best_f1 = float(t), f1
+        clf = model().fit(xk, y)
+        tags.append(tag)
+        coefs.append(clf.coef_[0].astype(np.float32))
+        intercepts.append(float(clf.intercept_[0]))
+        calib.append((a, b))
+        thresholds.append(best_t)
+        stats[tag] = {"positives": pos, "negatives": int((y == 0).sum()), "trained": True,
+                      "threshold": best_t, "oof_f1": round(best_f1, 3)}  # fmt: skip
+    width = len(vocab) + len(extra_names)
+    return TagModel(
+        vocab,
+        idf,
+        tags,
+        np.vstack(coefs) if coefs else np.zeros((0, width), dtype=np.float32),
+        np.asarray(intercepts, dtype=np.float32),
+        {"documents": len(docs), "terms": len(vocab), "tags": stats, "c": c, "min_df": min_df, "folds": n_folds},
+        list(extra_names),
+        np.asarray(calib, dtype=np.float32).reshape(-1, 2),
+        np.asarray(thresholds, dtype=np.float32),
     )

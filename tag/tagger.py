@@ -13,18 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from plansok.analysis.analyzer import Analyzer
 from plansok.errors import PlansokError
 from plansok.tag.codebook import Codebook
+from plansok.tag.features import extra_features, forms_of, section_terms, words_and_terms
 from plansok.tag.model import TagModel
 from plansok.tag.prose import is_prose
-from plansok.tag.rules import RuleHit, RuleTagger, Word
+from plansok.tag.rules import RuleTagger, Word
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +34,6 @@ MODEL_THRESHOLD = 0.5
 # not make a passage about education.
 STRONG_FACTOR = 2.0
 CONFIRM_THRESHOLD = 0.3
-# Rule matches this far above a tag's threshold are precise enough to teach
-# the classifier; weaker ones are left out of its training rather than
-# counted as negatives.
-TRAIN_RULE_FACTOR = 2.0
-HAND_WEIGHT = 5.0
 
 
 @dataclass
@@ -82,15 +76,18 @@ class Tagger:
 
         return cls(codebook, RuleTagger(codebook, analyse), model, analyzer=analyzer)
 
-    def tag_texts(self, texts: Sequence[str], standard: str = "nb") -> list[list[PassageTag]]:
-        """Tag raw texts (analysed here): for passages that are not in an index."""
+    def tag_texts(
+        self, texts: Sequence[str], standard: str = "nb", sections: Sequence[str] | None = None
+    ) -> list[list[PassageTag]]:
+        """Tag raw texts (analysed here) as they would be tagged in an index."""
         analyzer = self.analyzer or Analyzer()
         words, terms = [], []
         for text in texts:
-            analysed = analyzer.analyze(text, standard)
-            words.append([Word.from_token_terms(tt) for tt in analysed])
-            terms.append([t for tt in analysed for t in tt.terms()])
-        return self.tag(words, texts, terms)
+            forms = forms_of(analyzer.analyze(text, standard), standard)
+            w, t = words_and_terms(text, standard, forms)
+            words.append(w)
+            terms.append(t)
+        return self.tag(words, texts, terms, sections)
 
     @classmethod
     def for_index(cls, store, analyzer: Analyzer) -> Tagger:  # store: IndexStore
@@ -102,37 +99,73 @@ class Tagger:
         worker process needs to tag exactly as the index does."""
         codebook = Codebook.from_text(codebook_text, "the index's codebook") if codebook_text else Codebook.default()
         model = TagModel.load(model_dir)
+        if model is None:
+            # A fresh index tags with the shipped model from its first ingest;
+            # a codebook of the researcher's own has no shipped model.
+            from plansok.tag.build import shipped_model
+
+            shipped = shipped_model()
+            if shipped is not None and shipped.info.get("codebook") == codebook.digest:
+                model = shipped
         if model is not None and model.info.get("codebook") not in (None, codebook.digest):
             logger.warning("the tag model was trained with another codebook; retrain with `plansok tag --train`")
         return cls.build(codebook, analyzer, model)
 
     def tag(
-        self, words: Sequence[Sequence[Word]], texts: Sequence[str], terms: Sequence[Sequence[str]]
+        self,
+        words: Sequence[Sequence[Word]],
+        texts: Sequence[str],
+        terms: Sequence[Sequence[str]],
+        sections: Sequence[str] | None = None,
     ) -> list[list[PassageTag]]:
-        """Tags for each passage (its words for the rules, its index terms for the classifier)."""
-        probs = self.model.predict_proba(terms) if self.model is not None else None
+        """Tags for each passage (its words for the rules, its index terms and
+        section path for the classifier).
+
+        With a calibrated model (the shipped one, or one trained on labelled
+        passages) the classifier decides every tag it has learnt, at the tag's
+        threshold, and its probability is the confidence; the rules' scores
+        are among its features and their matches are the evidence shown. Tags
+        without a learnt model are decided by the rules."""
+        model = self.model
+        probs = None
+        if model is not None and model.tags:
+            sections = sections if sections is not None else [""] * len(texts)
+            docs = [[*t, *section_terms(sec)] for t, sec in zip(terms, sections)]
+            extra = extra_features(self.rules, words, texts, model.extra_names) if model.extra_names else None
+            probs = model.predict_proba(docs, extra)
+        calibrated = model is not None and model.thresholds is not None
         out = []
         for i, (ws, text) in enumerate(zip(words, texts)):
             hits = self.rules.tag(ws, text)
             fired = self.rules.fired(hits)
             tags: dict[str, PassageTag] = {}
             p_of = (
-                {t: float(probs[i, j]) for j, t in enumerate(self.model.tags)}
-                if probs is not None and self.model is not None
+                {t: float(probs[i, j]) for j, t in enumerate(model.tags)}
+                if probs is not None and model is not None
                 else {}
             )
-            for tag_id, hit in fired.items():
-                p = p_of.get(tag_id)
-                if p is None:  # no classifier for this tag: the rules decide
-                    tags[tag_id] = PassageTag(tag_id, hit.confidence(), "rule", hit.evidence)
-                elif hit.score >= self.strong[tag_id] or p >= self.confirm_threshold:
-                    # The rules propose; a lone mention needs the classifier's
-                    # agreement that the passage is about the tag.
-                    conf = 1 - (1 - hit.confidence()) * (1 - p)
-                    tags[tag_id] = PassageTag(tag_id, conf, "rule+model", hit.evidence)
-            for tag_id, p in p_of.items():
-                if tag_id not in tags and tag_id not in fired and p >= self.model_threshold:
-                    tags[tag_id] = PassageTag(tag_id, p, "model", self.model.top_terms(terms[i], tag_id))
+            if calibrated and model is not None:
+                for tag_id, p in p_of.items():
+                    if p >= model.threshold(tag_id, 0.5):
+                        hit = hits.get(tag_id)
+                        evidence = hit.evidence if hit and hit.evidence else model.top_terms(terms[i], tag_id)
+                        tags[tag_id] = PassageTag(tag_id, p, "rule+model" if hit else "model", evidence)
+                for tag_id, hit in fired.items():
+                    if tag_id not in p_of:  # no model for this tag: the rules decide
+                        tags[tag_id] = PassageTag(tag_id, hit.confidence(), "rule", hit.evidence)
+            else:
+                for tag_id, hit in fired.items():
+                    p = p_of.get(tag_id)
+                    if p is None:  # no classifier for this tag: the rules decide
+                        tags[tag_id] = PassageTag(tag_id, hit.confidence(), "rule", hit.evidence)
+                    elif hit.score >= self.strong[tag_id] or p >= self.confirm_threshold:
+                        # The rules propose; a lone mention needs the classifier's
+                        # agreement that the passage is about the tag.
+                        conf = 1 - (1 - hit.confidence()) * (1 - p)
+                        tags[tag_id] = PassageTag(tag_id, conf, "rule+model", hit.evidence)
+                for tag_id, p in p_of.items():
+                    if tag_id not in tags and tag_id not in fired and p >= self.model_threshold:
+                        tags[tag_id] = PassageTag(tag_id, p, "model", model.top_terms(terms[i], tag_id))  # type: ignore[union-attr]
             if not is_prose(text):
                 # A theory lives in an argument: a table, a reference list or a
                 # list of titles holds its words but not its language.
@@ -149,6 +182,10 @@ class Tagger:
 class Labelled:
     text: str
     tags: set[str]
+    # Tags known to be absent. A complete label (a labels file) says every
+    # other tag is absent; a review decision speaks for its one tag only.
+    negatives: set[str] = field(default_factory=set)
+    complete: bool = True
 
 
 def load_labels(path: Path | str, codebook: Codebook) -> list[Labelled]:
@@ -191,42 +228,3 @@ def load_labels(path: Path | str, codebook: Codebook) -> list[Labelled]:
 
 def normalise(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
-
-
-def training_labels(
-    tagger: Tagger,
-    words: Sequence[Sequence[Word]],
-    texts: Sequence[str],
-    sections: Sequence[str],
-    labelled: Iterable[Labelled] = (),
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per tag, 1/0/-1 (positive, negative, left out) for each passage, from
-    three sources: rule matches well above threshold, headings that match a
-    tag's ``sections`` (the thesis defines each theory in a section of its
-    own), and passages a researcher labelled (which override the others and
-    weigh ``HAND_WEIGHT`` times as much: they are the reliable ones).
-    Returns the labels and a weight per passage."""
-    codebook = tagger.codebook
-    n = len(texts)
-    labels = {t.id: np.zeros(n, dtype=np.int8) for t in codebook.tags}
-    section_res = {t.id: [re.compile(p) for p in t.sections] for t in codebook.tags}
-    for i, (ws, text, section) in enumerate(zip(words, texts, sections)):
-        hits: dict[str, RuleHit] = tagger.rules.tag(ws, text)
-        heading = section.rsplit(" > ", 1)[-1]
-        for t in codebook.tags:
-            hit = hits.get(t.id)
-            if (hit is not None and hit.score >= TRAIN_RULE_FACTOR * t.threshold) or (
-                heading and any(r.search(heading) for r in section_res[t.id])
-            ):
-                labels[t.id][i] = 1
-            elif hit is not None:
-                labels[t.id][i] = -1
-    weights = np.ones(n, dtype=np.float32)
-    by_text = {normalise(lab.text): lab.tags for lab in labelled}
-    for i, text in enumerate(texts):
-        tags = by_text.get(normalise(text))
-        if tags is not None:
-            weights[i] = HAND_WEIGHT
-            for t in codebook.tags:
-                labels[t.id][i] = 1 if t.id in tags else 0
-    return labels, weights

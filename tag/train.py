@@ -1,21 +1,29 @@
-"""Training the classifier from an index, and re-tagging every passage.
+"""Training the classifier (the shipped labels plus the researcher's), undoing
+a training, the review decisions, and re-tagging every passage.
 
-Both read passages back from the index: their words and terms come from the
-stored word forms, so neither needs spaCy or the dictionaries.
+Re-tagging reads passages back from the index: their words and terms come from
+the stored word forms, so it needs neither spaCy nor the dictionaries.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from plansok.analysis.analyzer import Analyzer, form_key, tokenize
+from plansok.analysis.analyzer import form_key, tokenize
 from plansok.index.store import IndexStore
 from plansok.models import Passage
+from plansok.tag.features import words_and_terms
 from plansok.tag.model import TagModel
 from plansok.tag.rules import Word
-from plansok.tag.tagger import HAND_WEIGHT, MODEL_DIR, Labelled, Tagger, normalise, training_labels
+from plansok.tag.tagger import MODEL_DIR, Labelled, Tagger, normalise
+
+PREVIOUS_DIR = "tagger.previous"
+SHIPPED_MARK = "SHIPPED"
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +45,7 @@ def read_passages(store: IndexStore, exclude: Iterable[str] = ()) -> IndexedPass
     forms = store.forms(list(keys))
     out = IndexedPassages([], [], [], [])
     for pid, p, std in rows:
-        words, terms = [], []
-        for tok in tokenize(p.text):
-            t = forms.get(form_key(std, tok.form), [])
-            words.append(Word.from_terms(tok.form, t))
-            terms.extend(t)
+        words, terms = words_and_terms(p.text, std, forms)
         out.pids.append(pid)
         out.passages.append(p)
         out.words.append(words)
@@ -57,31 +61,98 @@ def train(
     *,
     save: bool = True,
 ) -> TagModel:
-    """Train the classifier on the index's passages (and the researcher's
-    labelled ones), save it in ``<index>/tagger`` and return it."""
-    data = read_passages(store, exclude)
-    texts = [p.text for p in data.passages]
-    sections = [p.section for p in data.passages]
-    labels, weights = training_labels(tagger, data.words, texts, sections, labelled)
-    # Labelled passages that are not in the index still teach the model.
-    known = {normalise(t) for t in texts}
-    extra = [lab for lab in labelled if normalise(lab.text) not in known]
-    if extra:
-        import numpy as np
+    """Train the classifier on the shipped labelled passages plus the
+    researcher's (``labelled``, and the review decisions saved beside the
+    index), save it in ``<index>/tagger`` (the previous model kept for
+    ``undo``) and return it. Training on no new labels gives the shipped
+    model back, so it changes no tag. Passages whose text is in ``exclude``
+    (a gold set kept for evaluation) are left out."""
+    from plansok.tag.build import Example, shipped_examples, train_model
 
-        analyzer = tagger.analyzer or Analyzer()
-        for lab in extra:
-            data.terms.append(analyzer.terms(lab.text))
-        for tag_id, y in labels.items():
-            labels[tag_id] = np.concatenate([y, [1 if tag_id in lab.tags else 0 for lab in extra]]).astype(np.int8)
-        weights = np.concatenate([weights, np.full(len(extra), HAND_WEIGHT, dtype=np.float32)])
-    model = TagModel.train(data.terms, labels, weights)
-    model.info["codebook"] = tagger.codebook.digest
-    model.info["labelled"] = len(labelled)
+    skip = {normalise(t) for t in exclude}
+    examples = [e for e in shipped_examples(tagger.codebook) if normalise(e.text) not in skip]
+    own = [*labelled, *review_labels(store, tagger.codebook)]
+    examples += [Example(lab.text, set(lab.tags), negatives=set(lab.negatives), complete=lab.complete,
+                         source="researcher") for lab in own if normalise(lab.text) not in skip]  # fmt: skip
+    model = train_model(examples, tagger.codebook, tagger.analyzer)
+    model.info["researcher_labels"] = len(own)
     if save:
-        model.save(store.path / MODEL_DIR, {"codebook": tagger.codebook.digest})
-    logger.info("trained tags %s on %d passages", ", ".join(model.tags), len(data.terms))
+        folder = store.path / MODEL_DIR
+        previous = store.path / PREVIOUS_DIR
+        with store.write_lock():
+            if previous.exists():
+                shutil.rmtree(previous)
+            if folder.exists():
+                folder.rename(previous)
+            else:
+                previous.mkdir()
+                (previous / SHIPPED_MARK).write_text("the index tagged with the shipped model\n")
+            model.save(folder, {"codebook": tagger.codebook.digest})
+    logger.info("trained tags %s on %d passages (%d the researcher's)", ", ".join(model.tags), len(examples), len(own))
     return model
+
+
+def undo_training(store: IndexStore) -> bool:
+    """Put back the model the last training replaced; False if there is none."""
+    folder = store.path / MODEL_DIR
+    previous = store.path / PREVIOUS_DIR
+    if not previous.exists():
+        return False
+    with store.write_lock():
+        if folder.exists():
+            shutil.rmtree(folder)
+        if (previous / SHIPPED_MARK).exists():
+            shutil.rmtree(previous)  # back to the shipped model: no model of the index's own
+        else:
+            previous.rename(folder)
+    return True
+
+
+REVIEW_FILE = "labels/review.jsonl"
+
+
+def review_labels(store: IndexStore, codebook) -> list[Labelled]:  # codebook: Codebook
+    """The researcher's accept/reject decisions (``plansok tag --review``, the
+    web page), each a label of one tag on one passage; a later decision on the
+    same passage and tag replaces an earlier one."""
+    path = store.path / REVIEW_FILE
+    if not path.is_file():
+        return []
+    decisions: dict[tuple[str, str], tuple[str, bool]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("tag") in codebook.ids:
+                decisions[(normalise(row["text"]), row["tag"])] = (row["text"], bool(row["accept"]))
+    by_text: dict[str, Labelled] = {}
+    for (key, tag), (text, accept) in decisions.items():
+        lab = by_text.setdefault(key, Labelled(text, set(), negatives=set(), complete=False))
+        (lab.tags if accept else lab.negatives).add(tag)
+    return list(by_text.values())
+
+
+def record_review(store: IndexStore, text: str, tag: str, accept: bool, passage_id: str = "") -> int:
+    """Append one decision to the index's review labels; returns how many there are."""
+    path = store.path / REVIEW_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    row = {"passage_id": passage_id, "tag": tag, "accept": accept, "text": text}
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def tag_changes(before: dict[int, set[str]], after: dict[int, set[str]]) -> dict[str, dict[str, int]]:
+    """Per tag, the passages that gained it and lost it."""
+    out: dict[str, dict[str, int]] = {}
+    for pid in set(before) | set(after):
+        b, a = before.get(pid, set()), after.get(pid, set())
+        for t in a - b:
+            out.setdefault(t, {"added": 0, "removed": 0})["added"] += 1
+        for t in b - a:
+            out.setdefault(t, {"added": 0, "removed": 0})["removed"] += 1
+    return dict(sorted(out.items()))
 
 
 def retag(store: IndexStore, tagger: Tagger) -> int:
@@ -92,7 +163,9 @@ def retag(store: IndexStore, tagger: Tagger) -> int:
     with store.write_lock():
         data = read_passages(store)
         rows = []
-        results = tagger.tag(data.words, [p.text for p in data.passages], data.terms)
+        results = tagger.tag(
+            data.words, [p.text for p in data.passages], data.terms, [p.section for p in data.passages]
+        )
         for pid, tags in zip(data.pids, results):
             rows.extend((pid, t.tag, t.confidence, t.source, t.evidence) for t in tags)
         store.replace_tags(rows, tagger.codebook.text)

@@ -125,18 +125,32 @@ def test_passages_are_tagged_at_ingest_and_filterable(small_index: Index) -> Non
         small_index.search("", filters=Filters(tags=["nosuchtag"]))
 
 
-def test_training_with_labels_persists_a_model_and_retags(small_index: Index, tmp_path: Path) -> None:
+def test_tags_come_from_the_shipped_model_from_the_first_ingest_and_training_on_nothing_changes_nothing(
+    small_index: Index, tmp_path: Path
+) -> None:
+    """A fresh index is tagged by the shipped, calibrated model (no training
+    step the user has to know about); `tag --train` with no new labels gives
+    the same model back and changes no tag; a training with labels reports
+    what changed and can be undone."""
+    assert not (small_index.path / "tagger").exists()  # no model of its own: the shipped one tags
+    sources = {t["source"] for h in small_index.search("folkehelse", k=20) for t in h.tags}
+    assert sources & {"rule+model", "model"}, sources
+    before = small_index.store.tag_sets()
+
+    report = small_index.train_tagger([])
+    assert report.changes == {} and small_index.store.tag_sets() == before
+
     labels = tmp_path / "labels.jsonl"
-    rows = [
-        {"text": "Kommunen skal gi alle barn et godt oppvekstmiljø med trygge skoler.", "tags": ["oppvekst"]},
-        {"text": "Folkehelsearbeidet skal redusere sosiale forskjeller i helse.", "tags": ["helse", "sosial-ulikhet"]},
-    ]
+    hol = small_index.store.passages_of("3330_hol_handlingsplan_folkehelse_2021-2033")
+    rows = [{"text": p.text, "tags": ["fritid"]} for _, p in hol[:12]]
     labels.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    model = small_index.train_tagger([labels])
-    assert (small_index.path / "tagger" / "model.npz").exists()
-    assert model.info["labelled"] == 2 and model.tags
-    sources = {t["source"] for h in small_index.search("folkehelse", k=10) for t in h.tags}
-    assert sources & {"rule+model", "model"}
+    report = small_index.train_tagger([labels])
+    assert report.labels == 12 and report.changes.get("fritid", {}).get("added", 0) > 0, report.changes
+    assert small_index.store.tag_sets() != before
+
+    undone = small_index.undo_training()
+    assert small_index.store.tag_sets() == before
+    assert undone.changes.get("fritid", {}).get("removed", 0) == report.changes["fritid"]["added"]
 
 
 def test_batch_report_dry_run_leaves_the_index_alone(small_index: Index, tmp_path: Path) -> None:
@@ -240,3 +254,12 @@ SENSES = [
 def test_theory_cue_words_count_only_in_the_theorys_sense(tagger: Tagger, text: str, tag: str, expected: bool) -> None:
     tags = {t.tag for t in tagger.tag_texts([text])[0]}
     assert (tag in tags) == expected, tags
+
+
+def test_the_shipped_model_is_rebuilt_exactly_from_the_labels_in_the_repository(tmp_path: Path) -> None:
+    """`python -m plansok.tag.build` from tag/data/labels gives the shipped model back."""
+    from plansok.tag.build import build, same_model, shipped_model
+    from plansok.tag.model import TagModel
+
+    build(tmp_path)
+    assert same_model(TagModel.load(tmp_path), shipped_model())
