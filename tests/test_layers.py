@@ -21,6 +21,8 @@ FORBIDDEN = {
     "ingest": {"query", "collect", "serve", "api", "cli", "evaluation", "bench"},
     "tag": {"query", "collect", "serve", "api", "cli", "evaluation", "bench"},
     "query": {"ingest", "collect", "serve", "api", "cli", "evaluation", "bench"},
+    "views": {"serve", "api", "cli", "evaluation", "bench"},
+    "collect": {"serve", "api", "cli", "evaluation", "bench", "views"},
     "plansok/api.py": {"cli", "serve", "evaluation", "bench"},
 }
 
