@@ -27,7 +27,9 @@ from plansok.bench.data import PERTURB_RATE, SEED, VARIANTS, Corpus
 logger = logging.getLogger(__name__)
 
 DOC_PASSAGES = 2_000
-MAX_BATCHES = 8  # eight equal batches: one size tier, merged into one segment by the index's policy
+# Written in batches of about this many passages (eight at 1M: one size tier,
+# merged into one segment by the index's policy; at 4M, four such segments).
+BATCH_PASSAGES = 125_000
 
 
 def _perturb(words: list[str], copy: int, rnd: random.Random) -> str:
@@ -69,7 +71,7 @@ def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> d
     objs = np.asarray(corpus.vocab, dtype=object)
     rnd = random.Random(SEED)
     n_docs = math.ceil(corpus.n / DOC_PASSAGES)
-    per_batch = math.ceil(n_docs / MAX_BATCHES)
+    per_batch = math.ceil(n_docs / math.ceil(corpus.n / BATCH_PASSAGES))
     store = IndexStore(out_dir, create=True)
     src, copy, off = corpus.src.tolist(), corpus.copy.tolist(), corpus.off.tolist()
     write_s = 0.0

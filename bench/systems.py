@@ -59,7 +59,7 @@ class PlansokRanking(System):
 
     name = "plansok"
     label = "plansok (ranking)"
-    BATCHES = 8  # as the full index is written (bench.fullindex)
+    BATCH_PASSAGES = 125_000  # as the full index is written (bench.fullindex)
     DOC_ROWS = 2_000
 
     def prepare(self, corpus: Corpus) -> None:
@@ -71,7 +71,8 @@ class PlansokRanking(System):
         from plansok.index.segment_format import SegmentFile
         from plansok.index.store import MAX_SEGMENTS, plan_merge
 
-        paths = write_segments(self.corpus, self.dir, self.BATCHES, self.DOC_ROWS, MAX_SEGMENTS, plan_merge)
+        batches = -(-self.corpus.n // self.BATCH_PASSAGES)
+        paths = write_segments(self.corpus, self.dir, batches, self.DOC_ROWS, MAX_SEGMENTS, plan_merge)
         segs = [SegmentFile(p) for p in paths]
         self.ix = LoadedIndex(None, [], [(s, np.ones(len(s.doc_names), dtype=bool)) for s in segs])  # type: ignore[arg-type]
         self.bm = self.ix.bm25

@@ -342,37 +342,66 @@ class MappedBM25:
                 scores[ids] += vals  # a term's ids are distinct, so no update is lost
         return scores
 
-    def top_k(self, weighted: Sequence[tuple[int, float]], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best (ids, scores) for (term id, weight) pairs, summing
-        in a per-thread scratch array over the units rather than sorting the
-        candidates; ties in id order, as ``bm25.top_k``."""
+    def _raw(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(live ids, tf, length norm) of a term's passages, straight from the segments."""
+        if self.unit != "rows":
+            raise NotImplementedError("raw postings are read for passages only")
         parts = []
-        for tid, w in weighted:
-            ids, vals = self.postings(tid)
-            parts.append((ids, vals * np.float32(w * self.idf_of(tid))))
-        if not parts:
-            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        for vi, lt in self.table.where(tid):
+            view = self.table.views[vi]
+            seg = view.seg
+            lo, hi = int(seg.post_ptr[lt]), int(seg.post_ptr[lt + 1])
+            rows, tf = seg.post_row[lo:hi], seg.post_tf[lo:hi]
+            live, ids = view.rows.to_compact(rows)
+            if live is not None:
+                rows, tf = rows[live], tf[live]
+            parts.append(((ids + view.row_base).astype(np.int32, copy=False), tf, self._norm(vi)[rows]))
         if len(parts) == 1:
-            return top_k_sparse(*parts[0], k)
-        scratch = getattr(self._scratch, "a", None)
-        if scratch is None or len(scratch) != self._n:
-            scratch = self._scratch.a = np.zeros(self._n, dtype=np.float32)
-        for i, (ids, vals) in enumerate(parts):
-            if i == 0:
-                scratch[ids] = vals
+            return parts[0]
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.uint16), np.zeros(0, np.float32)
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+    def top_k(self, weighted: Sequence[tuple[int, float]], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The exact ``k`` best (ids, scores) for (term id, weight) pairs, ties
+        in id order as ``bm25.top_k``, computing only what can change them.
+
+        Terms are added rarest first. A term's score in a row is below
+        c = (k1 + 1) * weight * idf (tf / (tf + norm) < 1), so once the k-th
+        best score so far beats the sum of c over the terms still to add, no
+        row outside the current candidates can enter the top k: the remaining
+        terms are looked up for the candidates only (MaxScore, as Lucene)."""
+        if self.unit != "rows":
+            ids, vals = self.sparse_scores(weighted)
+            return top_k_sparse(ids, vals, k)
+        terms = []
+        for tid, w in weighted:
+            ids, tf, norm = self._raw(tid)
+            c = np.float32((self.k1 + 1.0) * w * float(lucene_idf(len(ids), self._n)))
+            terms.append((len(ids), c, ids, tf.astype(np.float32), norm))
+        terms = [t for t in terms if t[0]]
+        if not terms:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        terms.sort(key=lambda t: t[0])
+        _, c, ids, tf, norm = terms[0]
+        scores = tf * c / (tf + norm)
+        for i, (_, c, t_ids, t_tf, t_norm) in enumerate(terms[1:], start=1):
+            rest = sum(float(t[1]) for t in terms[i:])
+            theta = float(np.partition(scores, scores.size - k)[scores.size - k]) if scores.size >= k else 0.0
+            if theta > rest:
+                pos = np.minimum(np.searchsorted(t_ids, ids), t_ids.size - 1)
+                hit = np.flatnonzero(t_ids[pos] == ids)
+                p = pos[hit]
+                scores[hit] += t_tf[p] * c / (t_tf[p] + t_norm[p])
             else:
-                scratch[ids] += vals
-        cand = np.concatenate([ids for ids, _ in parts])
-        scores = scratch[cand]
-        scratch[cand] = 0
-        # A row holding several terms is a candidate once per term: keep enough
-        # of the best for k distinct rows, then drop the repeats.
-        keep = k * len(parts)
-        if cand.size > keep:
-            part = np.argpartition(-scores, keep - 1)[:keep]
-            cand, scores = cand[part], scores[part]
-        cand, first = np.unique(cand, return_index=True)
-        return top_k_sparse(cand, scores[first], k)
+                all_ids = np.concatenate([ids, t_ids])
+                all_scores = np.concatenate([scores, t_tf * c / (t_tf + t_norm)])
+                order = np.argsort(all_ids, kind="stable")
+                all_ids = all_ids[order]
+                starts = np.flatnonzero(np.concatenate([[True], all_ids[1:] != all_ids[:-1]]))
+                ids = all_ids[starts]
+                scores = np.add.reduceat(all_scores[order], starts)
+        return top_k_sparse(ids, scores, k)
 
     def get_scores(self, query: Sequence[str]) -> np.ndarray:
         """Scores of every unit for a token list (a repeated token counts again)."""

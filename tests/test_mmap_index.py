@@ -113,10 +113,19 @@ def test_scores_equal_the_in_memory_bm25_for_passages_and_pages(corpus_index) ->
                 rtol=2e-6,
                 atol=1e-6,
             )
-    rows, scores = ix.bm25.top_k([(ix.bm25.vocab["ord3"], 1.0), (ix.bm25.vocab["ord11"], 0.5)], 10)
-    dense = ix.bm25.weighted_scores([(ix.bm25.vocab["ord3"], 1.0), (ix.bm25.vocab["ord11"], 0.5)])
-    assert rows.tolist() == np.lexsort((np.arange(len(dense)), -dense))[:10].tolist()
-    np.testing.assert_allclose(scores, np.sort(dense)[::-1][:10], rtol=1e-6)
+    # The top k (rarest terms first, the rest looked up for the candidates only
+    # once they cannot change the top k) equals sorting every score.
+    rng = random.Random(SEED + 6)
+    for _ in range(40):
+        words = rng.sample([*WORDS[:60], "sosialhjelp", "æøå"], rng.randint(1, 4))
+        pairs = [(ix.bm25.vocab[w], rng.choice([1.0, 0.5, 0.25])) for w in words if w in ix.bm25.vocab]
+        dense = ix.bm25.weighted_scores(pairs)
+        k = rng.choice([1, 5, 10, 50])
+        rows, scores = ix.bm25.top_k(pairs, k)
+        best = np.lexsort((np.arange(len(dense)), -dense))[: min(k, int((dense > 0).sum()))]
+        np.testing.assert_allclose(scores, dense[best], rtol=1e-5)
+        assert len(set(rows.tolist())) == len(rows)
+        np.testing.assert_allclose(dense[rows], scores, rtol=1e-5)
 
 
 def test_scores_equal_bm25s_lucene(tmp_path: Path) -> None:
