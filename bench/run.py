@@ -249,7 +249,9 @@ def bench_scaling(s: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def cold_query(s: Settings, index_dir: Path, query: str = "barnefattigdom") -> dict[str, Any]:
+def cold_query(
+    s: Settings, index_dir: Path, query: str = "barnefattigdom", extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Wall time and peak RSS of ``plansok query QUERY --index DIR`` in a new
     process (import, open, first query, print), the median of a few runs."""
     exe = Path(sys.executable).parent / "plansok"
@@ -258,7 +260,7 @@ def cold_query(s: Settings, index_dir: Path, query: str = "barnefattigdom") -> d
         if exe.exists()
         else [sys.executable, "-c", "import sys; from plansok.cli import main; sys.exit(main())"]
     )
-    cmd += ["query", query, "--index", str(index_dir)]
+    cmd += ["query", query, "--index", str(index_dir), *extra]
     runs, rss, hits = [], [], 0
     for _ in range(s.cold_runs):
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -348,6 +350,9 @@ def _full_row(n: int, w: dict[str, Any], q: dict[str, Any], cold: dict[str, Any]
         if cold.get("median_s")
         else f"cold query: {cold.get('error', 'not run')}"
     )
+    alone = cold.get("search_only") or {}
+    if alone.get("median_s"):
+        cold_note += f" ({alone['median_s']:.2f} s, {alone['median_rss_mb']:.0f} MB with --include-references)"
     row["note"] = (
         f"open {q['load_s'] * 1000:.0f} ms, 1st query {q['first_query_s'] * 1000:.0f} ms; {cold_note}; "
         f"write peak {w['peak_rss_mb']:.0f} MB; on disk {w['disk_mb']:.0f} MB "
@@ -428,6 +433,10 @@ def bench_size(
             f"write-{n}",
         )
         cold = {} if w.get("error") else cold_query(s, index_dir, text_queries[0])
+        if cold.get("median_s"):
+            # Without sorting out reference lists and contents pages among all the
+            # matches (which reads every matching passage): the search alone.
+            cold["search_only"] = cold_query(s, index_dir, text_queries[0], ("--include-references",))
         q = (
             {}
             if w.get("error")

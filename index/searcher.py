@@ -568,7 +568,7 @@ class LoadedIndex:
             for v in self.views:
                 _, compact = v.groups.to_compact(v.rows.take(v.seg.row_group).astype(np.int64))
                 parts.append(compact + v.group_base)
-            self._row_page_group = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            self._row_page_group = (np.concatenate(parts) if parts else np.zeros(0, np.int64)).astype(np.int32)
         return self._row_page_group
 
     def tag_scores(self, tag: str) -> np.ndarray:

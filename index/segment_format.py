@@ -319,7 +319,9 @@ def build_segment(
         np.not_equal(key[1:], key[:-1], out=new[1:])
         starts = np.flatnonzero(new)
         del new
-        tf = np.diff(starts, append=key.size)
+        tf = np.empty(starts.size, dtype=np.int64)
+        np.subtract(starts[1:], starts[:-1], out=tf[:-1])
+        tf[-1] = key.size - starts[-1]
         uniq = key[starts]
         del key, starts
         term = (uniq >> np.uint64(32)).astype(np.int64)
@@ -420,6 +422,7 @@ class SegmentFile:
             raise IndexError_(f"{path}: written with min_length {self.meta.get('min_length')}, not {MIN_LENGTH}")
         with contextlib.suppress(AttributeError, OSError):
             self._mm.madvise(mmap.MADV_RANDOM)  # postings are read a term at a time, not front to back
+        self._layout = layout
         for name, (dtype, count, start) in layout.items():
             view = np.frombuffer(self._mm, dtype=dtype, count=count, offset=start) if count else np.zeros(0, dtype)
             setattr(self, name, view)
@@ -444,6 +447,17 @@ class SegmentFile:
         if fortran or len(shape) != 1 or start + count * dtype.itemsize > offset + size:
             raise IndexError_(f"{self.path}: member {name} is not a 1-d array in place")
         return dtype, count, start
+
+    def read(self, name: str, lo: int, hi: int) -> np.ndarray:
+        """Items [lo, hi) of an array, read from the file rather than the mapping,
+        so that a merge streaming through a segment does not keep it resident."""
+        dtype, count, start = self._layout[name]
+        hi = min(hi, count)
+        if hi <= lo:
+            return np.zeros(0, dtype)
+        with open(self.path, "rb") as fh:
+            data = os.pread(fh.fileno(), (hi - lo) * dtype.itemsize, start + lo * dtype.itemsize)
+        return np.frombuffer(data, dtype=dtype)
 
     # -- terms ---------------------------------------------------------------------------
     def term_bytes(self, i: int) -> bytes:
@@ -719,7 +733,7 @@ class MergedSegment(NewSegment):
         out = np.zeros(seg.n_terms, dtype=np.int64)
         for a, b in _term_chunks(seg.post_ptr, MERGE_CHUNK):
             lo, hi = int(seg.post_ptr[a]), int(seg.post_ptr[b])
-            alive = (dense[seg.post_row[lo:hi]] >= 0).astype(np.int64)
+            alive = (dense[seg.read("post_row", lo, hi)] >= 0).astype(np.int64)
             c = np.concatenate([[0], np.cumsum(alive)])
             ptr = np.asarray(seg.post_ptr[a : b + 1]) - lo
             out[a:b] = c[ptr[1:]] - c[ptr[:-1]]
@@ -750,8 +764,8 @@ class MergedSegment(NewSegment):
                 if la == lb:
                     continue
                 lo, hi = int(s.post_ptr[la]), int(s.post_ptr[lb])
-                r = np.asarray(s.post_row[lo:hi], dtype=np.int64)
-                tf = np.asarray(s.post_tf[lo:hi])
+                r = s.read("post_row", lo, hi).astype(np.int64)
+                tf = s.read("post_tf", lo, hi)
                 if dense[i] is not None:
                     new = dense[i][r]
                     alive = new >= 0
