@@ -288,14 +288,16 @@ def cold_query(
 
 
 # -- scaled corpora --------------------------------------------------------------------------
-def _rank_bm25_skip(n: int, done: list[dict[str, Any]]) -> str | None:
-    """Why rank_bm25 should not run at ``n`` passages, extrapolating linearly
-    from the largest size it already ran at; None to run it."""
+def _peer_skip(system: str, n: int, done: list[dict[str, Any]]) -> str | None:
+    """Why a peer (rank_bm25, bm25s) should not run at ``n`` passages,
+    extrapolating linearly from the largest size it already ran at: more than
+    8 GB on a machine others share, or (rank_bm25) more than 10 minutes; None
+    to run it."""
     prev = [
         (sz["n"], r)
         for sz in done
         for r in sz["rows"]
-        if r["system"] == "rank_bm25" and not r.get("error") and not r.get("skipped")
+        if r["system"] == system and not r.get("error") and not r.get("skipped")
     ]
     if not prev:
         return None
@@ -305,7 +307,7 @@ def _rank_bm25_skip(n: int, done: list[dict[str, Any]]) -> str | None:
     secs = (r["build_s"] + r["prepare_s"]) * f + 20 * r["p50_ms"] * f / 1000
     if mem > RANK_BM25_MAX_MB:
         return f"would need ~{mem / 1024:.0f} GB"
-    if secs > RANK_BM25_MAX_S:
+    if system == "rank_bm25" and secs > RANK_BM25_MAX_S:
         return f"would take ~{secs / 60:.0f} min"
     return None
 
@@ -406,7 +408,7 @@ def bench_size(
     for system in ("plansok", *PEERS):
         if system not in s.systems:
             continue
-        skip = _rank_bm25_skip(n, done) if system == "rank_bm25" else None
+        skip = _peer_skip(system, n, done) if system in ("rank_bm25", "bm25s") else None
         if skip:
             rows.append({"system": system, "label": LABELS[system], "skipped": skip})
             continue

@@ -396,8 +396,8 @@ class SegmentFile:
                     if "indptr.npy" in members and "vocab.npy" in members:
                         raise OldSegmentFormat(
                             f"{path}: a segment in the format of plansok before segment format "
-                            f"{SEGMENT_VERSION}; open the index once with `plansok docs --index {path.parent.parent}` "
-                            "to migrate it"
+                            f"{SEGMENT_VERSION}; a search or ingest with this plansok rewrites it "
+                            f"(`plansok query WORD --index {path.parent.parent}`)"
                         )
                     raise IndexError_(f"{path}: not a plansok segment (no meta.json)")
                 off, size = members["meta.json"]

@@ -37,6 +37,7 @@ from plansok.index.migrations import FORMAT_VERSION
 from plansok.index.segment_format import (
     MergedSegment,
     NewSegment,
+    OldSegmentFormat,
     SegmentFile,
     build_segment,
     upgrade_segments,
@@ -365,7 +366,21 @@ class IndexStore:
         cache = self._segment_cache()
         seg = cache.get(name)
         if seg is None:
-            seg = cache[name] = SegmentFile(self._segment_path(name))
+            path = self._segment_path(name)
+            try:
+                seg = SegmentFile(path)
+            except OldSegmentFormat:
+                # Written before segment format 2: migrated on first use, as opening an older index is.
+                try:
+                    with self.write_lock():
+                        upgrade_segments(self.path)
+                except OSError as exc:
+                    raise OldSegmentFormat(
+                        f"{path}: segment in the format of plansok before segment format 2, and it could not be "
+                        f"rewritten ({exc}); make {self.path} writable and search again"
+                    ) from exc
+                seg = SegmentFile(path)
+            cache[name] = seg
         return seg
 
     def _write_segment_file(self, seg: Segment) -> None:
