@@ -61,7 +61,16 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (ru_maxrss is KB on Linux)."""
+    """Peak resident set size of this process in MB: VmHWM, the peak of its own
+    memory since exec. (ru_maxrss would count the parent's peak too: Linux keeps
+    the larger of the two across the vfork and exec that start a worker.)"""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -253,30 +253,20 @@ def cold_query(
     s: Settings, index_dir: Path, query: str = "barnefattigdom", extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """Wall time and peak RSS of ``plansok query QUERY --index DIR`` in a new
-    process (import, open, first query, print), the median of a few runs."""
-    exe = Path(sys.executable).parent / "plansok"
-    cmd = (
-        [str(exe)]
-        if exe.exists()
-        else [sys.executable, "-c", "import sys; from plansok.cli import main; sys.exit(main())"]
-    )
-    cmd += ["query", query, "--index", str(index_dir), *extra]
+    process (import, open, first query, print), the median of a few runs. The
+    process is ``plansok.cli.main`` run as the console script runs it, and
+    reports its own peak (VmHWM) on exit."""
+    cmd = [sys.executable, "-c", COLD_MAIN, "query", query, "--index", str(index_dir), *extra]
     runs, rss, hits = [], [], 0
     for _ in range(s.cold_runs):
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, env=one_core_env(), stdout=out, stderr=err, cwd=REPO)
-            # wait4 gives the child's own peak RSS (ru_maxrss, KB on Linux).
-            _, status, usage = os.wait4(proc.pid, 0)
-            runs.append(time.perf_counter() - t0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            rss.append(usage.ru_maxrss / 1024)
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=one_core_env(), capture_output=True, text=True, timeout=600, cwd=REPO)
+        runs.append(time.perf_counter() - t0)
         if proc.returncode != 0:
-            return {"error": (stderr.strip().splitlines() or ["?"])[-1][:200], "runs_s": runs}
-        hits = len(re.findall(r"^\s*\d+\. ", stdout, flags=re.MULTILINE))
+            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200], "runs_s": runs}
+        peak = re.search(r"^PLANSOK_BENCH_VmHWM:\s+(\d+) kB", proc.stderr, flags=re.MULTILINE)
+        rss.append(int(peak.group(1)) / 1024 if peak else float("nan"))
+        hits = len(re.findall(r"^\s*\d+\. ", proc.stdout, flags=re.MULTILINE))
     return {
         "runs_s": runs,
         "median_s": statistics.median(runs),
@@ -285,6 +275,20 @@ def cold_query(
         "hits": hits,
         "query": query,
     }
+
+
+# ``plansok`` itself (the console script imports plansok.cli and calls main),
+# then its own peak memory on stderr.
+COLD_MAIN = """
+import sys
+try:
+    from plansok.cli import main
+    code = main()
+finally:
+    with open("/proc/self/status") as fh:
+        sys.stderr.write("".join("PLANSOK_BENCH_" + line for line in fh if line.startswith("VmHWM")))
+sys.exit(code)
+"""
 
 
 # -- scaled corpora --------------------------------------------------------------------------

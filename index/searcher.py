@@ -265,9 +265,8 @@ class MappedBM25:
     def _segment_postings(self, vi: int, lt: int) -> tuple[np.ndarray, np.ndarray]:
         view = self.table.views[vi]
         seg = view.seg
-        lo, hi = int(seg.post_ptr[lt]), int(seg.post_ptr[lt + 1])
-        rows = seg.post_row[lo:hi]
-        tf = seg.post_tf[lo:hi].astype(np.float32)
+        rows, tf = seg.postings(lt)
+        tf = tf.astype(np.float32)
         if self.unit == "rows":
             live, ids = view.rows.to_compact(rows)
             if live is not None:
@@ -350,8 +349,7 @@ class MappedBM25:
         for vi, lt in self.table.where(tid):
             view = self.table.views[vi]
             seg = view.seg
-            lo, hi = int(seg.post_ptr[lt]), int(seg.post_ptr[lt + 1])
-            rows, tf = seg.post_row[lo:hi], seg.post_tf[lo:hi]
+            rows, tf = seg.postings(lt)
             live, ids = view.rows.to_compact(rows)
             if live is not None:
                 rows, tf = rows[live], tf[live]
@@ -359,7 +357,7 @@ class MappedBM25:
         if len(parts) == 1:
             return parts[0]
         if not parts:
-            return np.zeros(0, np.int32), np.zeros(0, np.uint16), np.zeros(0, np.float32)
+            return np.zeros(0, np.int32), np.zeros(0, np.uint32), np.zeros(0, np.float32)
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
     def top_k(self, weighted: Sequence[tuple[int, float]], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -425,8 +423,9 @@ class MappedBM25:
             blocks = []
             for vi, view in enumerate(self.table.views):
                 seg = view.seg
-                vals = tfn_from_norm(seg.post_tf.astype(np.float32), self._norm(vi)[seg.post_row], self.k1)
-                csr = sp.csc_matrix((vals, seg.post_row, seg.post_ptr), shape=(seg.n_rows, seg.n_terms)).tocsr()
+                rows, tf = seg.postings_range(0, seg.n_terms)
+                vals = tfn_from_norm(tf.astype(np.float32), self._norm(vi)[rows], self.k1)
+                csr = sp.csc_matrix((vals, rows, seg.post_ptr), shape=(seg.n_rows, seg.n_terms)).tocsr()
                 csr = csr[view.live_rows()]
                 gids = self.table.local_ids(vi)[csr.indices]
                 blocks.append(sp.csr_matrix((csr.data, gids, csr.indptr), shape=(csr.shape[0], width)))

@@ -1,4 +1,4 @@
-"""Segment files, format 2: immutable postings a reader memory-maps.
+"""Segment files, format 3: immutable postings a reader memory-maps.
 
 A segment is one uncompressed ``.npz`` (a zip of ``.npy`` members, so
 ``np.load`` still reads it), written with every member's data aligned to 64
@@ -22,9 +22,16 @@ Members (``n`` rows = passages, ``g`` page groups, ``d`` documents, ``t`` terms,
     term_blob     uint8[...]   the terms, UTF-8, sorted bytewise, concatenated
     term_off      int64[t+1]   term i is term_blob[term_off[i]:term_off[i+1]]
     term_key      uint64[t]    its first 8 bytes as a big-endian number (a sorted array to search)
-    post_ptr      int64[t+1]   term i's postings are post_row/post_tf[post_ptr[i]:post_ptr[i+1]]
-    post_row      int32[p]     rows, ascending within a term
-    post_tf       uint16[p]    term frequency in that row
+    post_ptr      int64[t+1]   term i's postings are [post_ptr[i], post_ptr[i+1])
+    term_first    int32[t]     the first (smallest) row of each term
+    post_gap      uint16[p]    row minus the term's previous row (0 for its first posting)
+    gap_pos, gap_val  int64, int32   the gaps of 65,536 or more: posting, gap
+    post_tf8      uint8[p]     term frequency in that row (255: see tf_pos)
+    tf_pos, tf_val    int64, uint32  frequencies of 255 or more: posting, frequency
+
+Rows are gaps because a term's rows ascend: about 3 bytes a posting instead
+of 6 (97 % of gaps fit 16 bits at a million passages; a word 255 times in
+one passage is an oddity). A term's rows are decoded with one cumulative sum.
 
 The page-group lengths and ``doc_lensum`` let a reader get BM25's corpus
 statistics of any commit (the live documents' sums) without reading a row.
@@ -58,7 +65,7 @@ from plansok.errors import IndexError_
 logger = logging.getLogger(__name__)
 
 SEGMENT_FORMAT = "plansok-segment"
-SEGMENT_VERSION = 2
+SEGMENT_VERSION = 3
 # BM25 sees at least this many words in a passage: a heading or caption that
 # became a passage of its own would otherwise outrank every paragraph on the
 # topic. Part of the format because page lengths and length sums are stored.
@@ -68,10 +75,13 @@ TF_MAX = np.iinfo(np.uint16).max
 # Postings handled at once by a merge (rows and tf: 6 bytes each, plus work arrays).
 MERGE_CHUNK = 4_000_000
 _PAD_ID = 0xD935  # a zip "extra" field id that readers skip: padding for alignment (as Android's zipalign)
+GAP_MAX = np.iinfo(np.uint16).max
+TF8_MAX = np.iinfo(np.uint8).max
 
 
 class OldSegmentFormat(IndexError_):
-    """A segment written before format 2 (CSR counts with a string vocabulary)."""
+    """A segment written in an older format (1: CSR counts with a string
+    vocabulary; 2: rows and frequencies at full width)."""
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -258,18 +268,37 @@ class BuiltSegment(NewSegment):
             ("term_off", off),
             ("term_key", key),
             ("post_ptr", self.post_ptr.astype(np.int64)),
-            ("post_row", self.post_row.astype(np.int32)),
-            ("post_tf", self.post_tf.astype(np.uint16)),
+            *_encode(self.post_row, self.post_tf, self.post_ptr).items(),
         ):
             w.add_array(name, arr)
         w.close()
 
 
-def _tf16(tf: np.ndarray, where: str) -> np.ndarray:
-    if tf.size and int(tf.max()) > TF_MAX:
-        logger.warning("%s: term frequencies above %d stored as %d", where, TF_MAX, TF_MAX)
-        tf = np.minimum(tf, TF_MAX)
-    return tf.astype(np.uint16)
+def _encode(rows: np.ndarray, tf: np.ndarray, ptr: np.ndarray, base: int = 0) -> dict[str, np.ndarray]:
+    """Format-3 arrays of postings given as ascending rows per term (``ptr``
+    relative to ``rows``); escape positions count from ``base``."""
+    rows = rows.astype(np.int64, copy=False)
+    gap = np.zeros(len(rows), dtype=np.int64)
+    if len(rows):
+        np.subtract(rows[1:], rows[:-1], out=gap[1:])
+        gap[ptr[:-1][ptr[:-1] < len(rows)]] = 0  # each term starts from its first row
+    wide = np.flatnonzero(gap > GAP_MAX)
+    gap_val = gap[wide].astype(np.int32)
+    gap[wide] = 0
+    tf = np.asarray(tf)
+    big = np.flatnonzero(tf >= TF8_MAX)
+    starts = ptr[:-1][np.diff(ptr) > 0]
+    first = np.zeros(len(ptr) - 1, dtype=np.int32)
+    first[np.diff(ptr) > 0] = rows[starts]
+    return {
+        "term_first": first,
+        "post_gap": gap.astype(np.uint16),
+        "gap_pos": wide.astype(np.int64) + base,
+        "gap_val": gap_val,
+        "post_tf8": np.minimum(tf, TF8_MAX).astype(np.uint8),
+        "tf_pos": big.astype(np.int64) + base,
+        "tf_val": tf[big].astype(np.uint32),
+    }
 
 
 def build_segment(
@@ -342,7 +371,7 @@ def build_segment(
         terms,
         post_ptr,
         rows,
-        _tf16(tf, name),
+        tf,
     )
 
 
@@ -360,8 +389,13 @@ _ARRAYS = (
     "term_off",
     "term_key",
     "post_ptr",
-    "post_row",
-    "post_tf",
+    "term_first",
+    "post_gap",
+    "gap_pos",
+    "gap_val",
+    "post_tf8",
+    "tf_pos",
+    "tf_val",
 )
 
 
@@ -395,14 +429,19 @@ class SegmentFile:
                 if "meta.json" not in members:
                     if "indptr.npy" in members and "vocab.npy" in members:
                         raise OldSegmentFormat(
-                            f"{path}: a segment in the format of plansok before segment format "
-                            f"{SEGMENT_VERSION}; a search or ingest with this plansok rewrites it "
-                            f"(`plansok query WORD --index {path.parent.parent}`)"
+                            f"{path}: a segment in format 1, before segment format {SEGMENT_VERSION}; a search or "
+                            f"ingest with this plansok rewrites it (`plansok query WORD --index {path.parent.parent}`)"
                         )
                     raise IndexError_(f"{path}: not a plansok segment (no meta.json)")
                 off, size = members["meta.json"]
                 fh.seek(off)
                 self.meta = json.loads(fh.read(size).decode("utf-8"))
+                if self.meta.get("format") == SEGMENT_FORMAT and self.meta.get("version", 0) < SEGMENT_VERSION:
+                    raise OldSegmentFormat(
+                        f"{path}: a segment in format {self.meta.get('version')}, before segment format "
+                        f"{SEGMENT_VERSION}; a search or ingest with this plansok rewrites it "
+                        f"(`plansok query WORD --index {path.parent.parent}`)"
+                    )
                 # Array headers are read through the file, so that opening touches
                 # none of the mapping (it shows in RSS only where a query reads).
                 layout = {}
@@ -432,7 +471,7 @@ class SegmentFile:
         self.n_terms: int = self.meta["n_terms"]
         self.groups_sorted: bool = self.meta["groups_sorted"]
         self.pids_sorted: bool = self.meta["pids_sorted"]
-        if len(self.row_pid) != self.n_rows or len(self.post_row) != self.meta["n_postings"]:
+        if len(self.row_pid) != self.n_rows or len(self.post_gap) != self.meta["n_postings"]:
             raise IndexError_(f"{path}: array sizes disagree with meta.json (a truncated file?)")
 
     def _layout(self, fh: IO[bytes], name: str, offset: int, size: int) -> tuple[np.dtype, int, int]:
@@ -488,13 +527,45 @@ class SegmentFile:
     def df(self) -> np.ndarray:
         return np.diff(self.post_ptr)
 
+    # -- postings ------------------------------------------------------------------------
+    def _patched(self, values: np.ndarray, pos: np.ndarray, val: np.ndarray, lo: int, dtype: Any) -> np.ndarray:
+        """``values`` (items lo.. of an array) with the escaped items put back."""
+        i, j = np.searchsorted(pos, (lo, lo + len(values)))
+        if i == j:
+            return values.astype(dtype, copy=False)
+        out = values.astype(dtype)
+        out[pos[i:j] - lo] = val[i:j]
+        return out
+
+    def postings(self, lt: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows ascending, term frequencies) of local term ``lt``."""
+        lo, hi = int(self.post_ptr[lt]), int(self.post_ptr[lt + 1])
+        gaps = self._patched(self.post_gap[lo:hi], self.gap_pos, self.gap_val, lo, np.int32)
+        rows = np.cumsum(gaps, dtype=np.int32)
+        rows += self.term_first[lt]
+        return rows, self._patched(self.post_tf8[lo:hi], self.tf_pos, self.tf_val, lo, np.uint32)
+
+    def postings_range(self, a: int, b: int, read: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, term frequencies) of local terms [a, b), term after term;
+        ``read`` reads the file instead of the mapping (merges stream through it)."""
+        lo, hi = int(self.post_ptr[a]), int(self.post_ptr[b])
+        gap = self.read("post_gap", lo, hi) if read else self.post_gap[lo:hi]
+        tf8 = self.read("post_tf8", lo, hi) if read else self.post_tf8[lo:hi]
+        cs = np.cumsum(self._patched(gap, self.gap_pos, self.gap_val, lo, np.int64))
+        counts = np.diff(self.post_ptr[a : b + 1])
+        starts = np.asarray(self.post_ptr[a:b]) - lo
+        nonempty = counts > 0
+        base = np.zeros(b - a, dtype=np.int64)
+        base[nonempty] = np.asarray(self.term_first[a:b])[nonempty] - cs[starts[nonempty]]
+        rows = cs + np.repeat(base, counts)
+        return rows, self._patched(tf8, self.tf_pos, self.tf_val, lo, np.uint32)
+
     def counts_csr(self) -> Any:
         """Rows x local terms raw term frequencies (in memory: for tests, tools and feedback)."""
         import scipy.sparse as sp
 
-        csc = sp.csc_matrix(
-            (self.post_tf.astype(np.float32), self.post_row, self.post_ptr), shape=(self.n_rows, self.n_terms)
-        )
+        rows, tf = self.postings_range(0, self.n_terms)
+        csc = sp.csc_matrix((tf.astype(np.float32), rows, self.post_ptr), shape=(self.n_rows, self.n_terms))
         return csc.tocsr()
 
 
@@ -718,10 +789,26 @@ class MergedSegment(NewSegment):
         w.add_array("term_key", _prefix_keys(blob, off))
         del blob
         w.add_array("post_ptr", post_ptr)
+        encoded: dict[str, list[np.ndarray]] = {k: [] for k in ("term_first", "gap_pos", "gap_val", "tf_pos", "tf_val")}
         with tempfile.TemporaryFile(dir=getattr(fh, "name", None) and Path(fh.name).parent) as tf_file:
-            w.add_stream("post_row", np.int32, n_post, self._postings(tmaps, counts, out_ptr, row_base, tf_file))
+
+            def gaps() -> Iterator[np.ndarray]:
+                for a, b, rows, tf in self._postings(tmaps, counts, out_ptr, row_base):
+                    base = int(out_ptr[a])
+                    enc = _encode(rows, tf, out_ptr[a : b + 1] - base, base)
+                    for k, parts in encoded.items():
+                        parts.append(enc[k])
+                    tf_file.write(memoryview(enc["post_tf8"]).cast("B"))
+                    yield enc["post_gap"]
+
+            w.add_stream("post_gap", np.uint16, n_post, gaps())
             tf_file.seek(0)
-            w.add_stream("post_tf", np.uint16, n_post, _read_chunks(tf_file, np.uint16))
+            w.add_stream("post_tf8", np.uint8, n_post, _read_chunks(tf_file, np.uint8))
+        first = np.concatenate(encoded.pop("term_first")) if n_union else np.zeros(0, np.int32)
+        w.add_array("term_first", first[keep].astype(np.int32))
+        dtypes = {"gap_pos": np.int64, "gap_val": np.int32, "tf_pos": np.int64, "tf_val": np.uint32}
+        for k, parts in encoded.items():
+            w.add_array(k, np.concatenate(parts).astype(dtypes[k]) if parts else np.zeros(0, dtypes[k]))
         w.close()
 
     def _live_counts(self, seg: SegmentFile, rows: LiveMap) -> np.ndarray:
@@ -732,8 +819,8 @@ class MergedSegment(NewSegment):
         dense = rows.dense()
         out = np.zeros(seg.n_terms, dtype=np.int64)
         for a, b in _term_chunks(seg.post_ptr, MERGE_CHUNK):
-            lo, hi = int(seg.post_ptr[a]), int(seg.post_ptr[b])
-            alive = (dense[seg.read("post_row", lo, hi)] >= 0).astype(np.int64)
+            lo = int(seg.post_ptr[a])
+            alive = (dense[seg.postings_range(a, b, read=True)[0]] >= 0).astype(np.int64)
             c = np.concatenate([[0], np.cumsum(alive)])
             ptr = np.asarray(seg.post_ptr[a : b + 1]) - lo
             out[a:b] = c[ptr[1:]] - c[ptr[:-1]]
@@ -745,27 +832,24 @@ class MergedSegment(NewSegment):
         counts: list[np.ndarray],
         out_ptr: np.ndarray,
         row_base: np.ndarray,
-        tf_file: IO[bytes],
-    ) -> Iterator[np.ndarray]:
-        """Output rows chunk by chunk (tf chunks go to ``tf_file``): for each
-        range of union terms, each input's slice of those terms, its live rows
-        renumbered, placed after the earlier inputs' rows of the same term."""
+    ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+        """The output postings chunk by chunk, (a, b, rows, tf) for union terms
+        [a, b): each input's slice of those terms, its live rows renumbered,
+        placed after the earlier inputs' rows of the same term."""
         segs = [s for s, _ in self.inputs]
         dense = [None if m.all_live else m.dense() for m in self.rows]
         for a, b in _term_chunks(out_ptr, MERGE_CHUNK):
             base = int(out_ptr[a])
             m = int(out_ptr[b]) - base
-            rows_out = np.empty(m, dtype=np.int32)
-            tf_out = np.empty(m, dtype=np.uint16)
+            rows_out = np.empty(m, dtype=np.int64)
+            tf_out = np.empty(m, dtype=np.uint32)
             fill = out_ptr[a:b] - base
             for i, s in enumerate(segs):
                 tm = tmaps[i]
                 la, lb = int(np.searchsorted(tm, a)), int(np.searchsorted(tm, b))
                 if la == lb:
                     continue
-                lo, hi = int(s.post_ptr[la]), int(s.post_ptr[lb])
-                r = s.read("post_row", lo, hi).astype(np.int64)
-                tf = s.read("post_tf", lo, hi)
+                r, tf = s.postings_range(la, lb, read=True)
                 if dense[i] is not None:
                     new = dense[i][r]
                     alive = new >= 0
@@ -777,8 +861,7 @@ class MergedSegment(NewSegment):
                 rows_out[pos] = r + row_base[i]
                 tf_out[pos] = tf
                 fill[tt] += c
-            tf_file.write(memoryview(tf_out).cast("B"))
-            yield rows_out
+            yield a, b, rows_out, tf_out
 
 
 def _term_chunks(ptr: np.ndarray, budget: int) -> Iterator[tuple[int, int]]:
@@ -849,30 +932,57 @@ def _from_format_1(path: Path) -> BuiltSegment:
         [str(t) for t in vocab[terms_order].tolist()],
         csc.indptr.astype(np.int64),
         csc.indices.astype(np.int32),
-        _tf16(np.rint(csc.data).astype(np.int64), str(path)),
+        np.rint(csc.data).astype(np.int64),
     )
 
 
-def is_format_1(path: Path) -> bool:
+def _from_format_2(path: Path) -> BuiltSegment:
+    """A format-2 segment (rows and frequencies at full width) as a format-3 one."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta.json"]).decode("utf-8"))
+        blob, off = z["term_blob"].tobytes(), z["term_off"].tolist()
+        return BuiltSegment(
+            path.stem,
+            list(meta["docs"]),
+            z["doc_rows"],
+            z["row_pid"],
+            z["row_len"],
+            z["group_page"][z["row_group"]],
+            [blob[a:b].decode("utf-8") for a, b in pairwise(off)],
+            z["post_ptr"],
+            z["post_row"],
+            z["post_tf"].astype(np.int64),
+        )
+
+
+def segment_version(path: Path) -> int:
+    """The format of a segment file: 1 (no meta.json), else meta.json's version."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
-    except (OSError, zipfile.BadZipFile) as exc:
+            if "meta.json" not in names:
+                return 1 if "indptr.npy" in names else 0
+            return int(json.loads(zf.read("meta.json")).get("version", 0))
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise IndexError_(f"{path}: unreadable segment ({exc})") from exc
-    return "meta.json" not in names and "indptr.npy" in names
+
+
+def is_format_1(path: Path) -> bool:
+    return segment_version(path) == 1
 
 
 def upgrade_segments(index_dir: Path) -> None:
-    """Rewrite every format-1 segment of an index in format 2, each under its
-    own name (temporary file, fsync, rename), so no SQLite row changes and a
-    crash half-way leaves a mix that the next run finishes. Idempotent. Holds
-    one segment in memory at a time."""
+    """Rewrite every segment of an index in an older format (1 or 2) in the
+    current one, each under its own name (temporary file, fsync, rename), so
+    no SQLite row changes and a crash half-way leaves a mix that the next run
+    finishes. Idempotent. Holds one segment in memory at a time."""
     seg_dir = Path(index_dir) / "segments"
     if not seg_dir.is_dir():
         return
     for path in sorted(seg_dir.glob("seg-*.npz")):
-        if not is_format_1(path):
+        version = segment_version(path)
+        if version >= SEGMENT_VERSION or version == 0:
             continue
-        seg = _from_format_1(path)
+        seg = _from_format_1(path) if version == 1 else _from_format_2(path)
         write_segment_file(path, seg)
         logger.info("%s: rewritten in segment format %d (%d passages)", path, SEGMENT_VERSION, seg.n_rows)
