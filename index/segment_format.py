@@ -529,10 +529,13 @@ class SegmentFile:
 
     # -- postings ------------------------------------------------------------------------
     def _patched(self, values: np.ndarray, pos: np.ndarray, val: np.ndarray, lo: int, dtype: Any) -> np.ndarray:
-        """``values`` (items lo.. of an array) with the escaped items put back."""
-        i, j = np.searchsorted(pos, (lo, lo + len(values)))
+        """``values`` (items lo.. of an array) with the escaped items put back
+        (as ``dtype``; unchanged, narrow, where none is escaped)."""
+        if not len(pos):
+            return values
+        i, j = pos.searchsorted((lo, lo + len(values)))
         if i == j:
-            return values.astype(dtype, copy=False)
+            return values
         out = values.astype(dtype)
         out[pos[i:j] - lo] = val[i:j]
         return out
@@ -551,7 +554,7 @@ class SegmentFile:
         lo, hi = int(self.post_ptr[a]), int(self.post_ptr[b])
         gap = self.read("post_gap", lo, hi) if read else self.post_gap[lo:hi]
         tf8 = self.read("post_tf8", lo, hi) if read else self.post_tf8[lo:hi]
-        cs = np.cumsum(self._patched(gap, self.gap_pos, self.gap_val, lo, np.int64))
+        cs = np.cumsum(self._patched(gap, self.gap_pos, self.gap_val, lo, np.int64), dtype=np.int64)
         counts = np.diff(self.post_ptr[a : b + 1])
         starts = np.asarray(self.post_ptr[a:b]) - lo
         nonempty = counts > 0
