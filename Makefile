@@ -42,8 +42,7 @@ demo: system-deps $(STAMP)
 	@$(BIN)/plansok query barnefattigdom -k 2 --doc thesis --index $(INDEX)
 	@echo; echo "=== nynorsk and bokmål meet: plansok query tjenester --kommune Gol -k 2"
 	@$(BIN)/plansok query tjenester --kommune Gol -k 2 --index $(INDEX)
-	@echo; echo "=== theory and theme tags: train the classifier, then a batch report in tag-report/"
-	$(BIN)/plansok tag --train --index $(INDEX)
+	@echo; echo "=== theory and theme tags (the shipped model tags from the first ingest): a batch report in tag-report/"
 	$(BIN)/plansok tag corpus --out tag-report --index $(INDEX)
 	@echo; echo "open tag-report/report.html; search in a browser with: $(BIN)/plansok serve --index $(INDEX)"
 

@@ -887,8 +887,12 @@ def cmd_tag(args: argparse.Namespace) -> int:
         report = ix.undo_training() if args.undo else ix.train_tagger(args.train)
         out["undone" if args.undo else "trained"] = report.to_dict()
         if not args.json:
-            what = "previous model restored" if args.undo else (
-                f"trained on the shipped labels + {report.labels} labelled and {report.reviewed} reviewed passages"
+            what = (
+                "previous model restored"
+                if args.undo
+                else (
+                    f"trained on the shipped labels + {report.labels} labelled and {report.reviewed} reviewed passages"
+                )
             )
             print(f"{what}; {report.passages} passages re-tagged")
             if not report.changes:
