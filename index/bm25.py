@@ -196,11 +196,13 @@ def top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[n
     return best, scores[best]
 
 
-def top_k_sparse(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k_sparse(ids: np.ndarray, scores: np.ndarray, k: int, positive: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``top_k`` over scores given only where they may be non-zero (``ids``
-    ascending): the same rows, order and tie-breaking as on the dense array."""
-    pos = scores > 0
-    ids, scores = ids[pos], scores[pos]
+    ascending): the same rows, order and tie-breaking as on the dense array.
+    ``positive``: every score is known to be above 0 (scores of postings)."""
+    if not positive:
+        pos = scores > 0
+        ids, scores = ids[pos], scores[pos]
     if ids.size > k:
         part = np.argpartition(-scores, k - 1)[:k]
         ids, scores = ids[part], scores[part]

@@ -341,65 +341,93 @@ class MappedBM25:
                 scores[ids] += vals  # a term's ids are distinct, so no update is lost
         return scores
 
-    def _raw(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(live ids, tf, length norm) of a term's passages, straight from the segments."""
-        if self.unit != "rows":
-            raise NotImplementedError("raw postings are read for passages only")
-        parts = []
+    def _live_df(self, tid: int) -> int:
+        """Live rows holding a term, without decoding where a segment has no dead rows."""
+        df = 0
         for vi, lt in self.table.where(tid):
             view = self.table.views[vi]
-            seg = view.seg
+            if view.rows.all_live:
+                df += int(view.seg.post_ptr[lt + 1] - view.seg.post_ptr[lt])
+            else:
+                df += int(view.rows.to_compact(view.seg.postings(lt)[0])[1].size)
+        return df
+
+    def top_k(self, weighted: Sequence[tuple[int, float]], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The exact ``k`` best (ids, scores) for (term id, weight) pairs, ties
+        in id order as ``bm25.top_k``, computing only what can change them:
+        each segment's own top k (its rows are its own), then the best of those.
+
+        Within a segment terms are added rarest first. A term's score in a row
+        is below c = (k1 + 1) * weight * idf (tf / (tf + norm) < 1), so once the
+        k-th best score so far beats the sum of c over the terms still to add,
+        no row outside the current candidates can enter the top k: the
+        remaining terms are looked up for the candidates only (MaxScore, as Lucene)."""
+        if self.unit != "rows":
+            ids, vals = self.sparse_scores(weighted)
+            return top_k_sparse(ids, vals, k)
+        c_of: dict[int, np.float32] = {}
+        for tid, w in weighted:
+            c = (self.k1 + 1.0) * w * float(lucene_idf(self._live_df(tid), self._n))
+            c_of[tid] = np.float32(c_of.get(tid, 0.0) + c)
+        per_segment: dict[int, list[tuple[int, int]]] = {}
+        for tid in c_of:
+            for vi, lt in self.table.where(tid):
+                per_segment.setdefault(vi, []).append((tid, lt))
+        found = []
+        for vi, terms in per_segment.items():
+            best = self._segment_top_k(vi, [(c_of[tid], lt) for tid, lt in terms], k)
+            if best[0].size:
+                found.append(best)
+        if not found:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        ids = np.concatenate([f[0] for f in found])
+        scores = np.concatenate([f[1] for f in found])
+        order = np.argsort(ids, kind="stable")
+        return top_k_sparse(ids[order], scores[order], k, positive=True)
+
+    def _segment_top_k(self, vi: int, terms: list[tuple[np.float32, int]], k: int) -> tuple[np.ndarray, np.ndarray]:
+        view = self.table.views[vi]
+        seg = view.seg
+        norm = self._norm(vi)
+        decoded = []
+        for c, lt in terms:
             rows, tf = seg.postings(lt)
             live, ids = view.rows.to_compact(rows)
             if live is not None:
                 rows, tf = rows[live], tf[live]
-            parts.append(((ids + view.row_base).astype(np.int32, copy=False), tf, self._norm(vi)[rows]))
-        if len(parts) == 1:
-            return parts[0]
-        if not parts:
-            return np.zeros(0, np.int32), np.zeros(0, np.uint32), np.zeros(0, np.float32)
-        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
-
-    def top_k(self, weighted: Sequence[tuple[int, float]], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The exact ``k`` best (ids, scores) for (term id, weight) pairs, ties
-        in id order as ``bm25.top_k``, computing only what can change them.
-
-        Terms are added rarest first. A term's score in a row is below
-        c = (k1 + 1) * weight * idf (tf / (tf + norm) < 1), so once the k-th
-        best score so far beats the sum of c over the terms still to add, no
-        row outside the current candidates can enter the top k: the remaining
-        terms are looked up for the candidates only (MaxScore, as Lucene)."""
-        if self.unit != "rows":
-            ids, vals = self.sparse_scores(weighted)
-            return top_k_sparse(ids, vals, k)
-        terms = []
-        for tid, w in weighted:
-            ids, tf, norm = self._raw(tid)
-            c = np.float32((self.k1 + 1.0) * w * float(lucene_idf(len(ids), self._n)))
-            terms.append((len(ids), c, ids, tf.astype(np.float32), norm))
-        terms = [t for t in terms if t[0]]
-        if not terms:
+            if rows.size:
+                decoded.append((rows.size, c, ids, rows, tf))
+        if not decoded:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
-        terms.sort(key=lambda t: t[0])
-        _, c, ids, tf, norm = terms[0]
-        scores = tf * c / (tf + norm)
-        for i, (_, c, t_ids, t_tf, t_norm) in enumerate(terms[1:], start=1):
-            rest = sum(float(t[1]) for t in terms[i:])
+        decoded.sort(key=lambda t: t[0])
+        bounds = [0.0] * len(decoded)  # c summed over a term and the ones after it
+        total = 0.0
+        for i in range(len(decoded) - 1, -1, -1):
+            total += float(decoded[i][1])
+            bounds[i] = total
+        _, c, ids, rows, tf = decoded[0]
+        tf = tf.astype(np.float32)
+        scores = tf * c / (tf + norm[rows])
+        for i, (_, c, t_ids, t_rows, t_tf) in enumerate(decoded[1:], start=1):
             theta = float(np.partition(scores, scores.size - k)[scores.size - k]) if scores.size >= k else 0.0
-            if theta > rest:
+            if theta > bounds[i]:
+                # Only the candidates can still enter the top k: score the term where they hold it.
                 pos = np.minimum(np.searchsorted(t_ids, ids), t_ids.size - 1)
                 hit = np.flatnonzero(t_ids[pos] == ids)
                 p = pos[hit]
-                scores[hit] += t_tf[p] * c / (t_tf[p] + t_norm[p])
+                h_tf = t_tf[p].astype(np.float32)
+                scores[hit] += h_tf * c / (h_tf + norm[t_rows[p]])
             else:
+                t_tf = t_tf.astype(np.float32)
                 all_ids = np.concatenate([ids, t_ids])
-                all_scores = np.concatenate([scores, t_tf * c / (t_tf + t_norm)])
+                all_scores = np.concatenate([scores, t_tf * c / (t_tf + norm[t_rows])])
                 order = np.argsort(all_ids, kind="stable")
                 all_ids = all_ids[order]
                 starts = np.flatnonzero(np.concatenate([[True], all_ids[1:] != all_ids[:-1]]))
                 ids = all_ids[starts]
                 scores = np.add.reduceat(all_scores[order], starts)
-        return top_k_sparse(ids, scores, k)
+        best, best_scores = top_k_sparse(ids, scores, k, positive=True)
+        return (best + view.row_base).astype(np.int32, copy=False), best_scores
 
     def get_scores(self, query: Sequence[str]) -> np.ndarray:
         """Scores of every unit for a token list (a repeated token counts again)."""
