@@ -345,6 +345,7 @@ def _full_row(n: int, w: dict[str, Any], q: dict[str, Any], cold: dict[str, Any]
             "build_s": w["build_s"],
             "passages_per_s": n / w["build_s"],
             "write_peak_rss_mb": w["peak_rss_mb"],
+            "write_input_mb": w.get("input_mb", 0.0),
             "disk_mb": w["disk_mb"],
             "segments_mb": w["segments_mb"],
             "segments": w["segments"],
@@ -361,7 +362,8 @@ def _full_row(n: int, w: dict[str, Any], q: dict[str, Any], cold: dict[str, Any]
         cold_note += f" ({alone['median_s']:.2f} s, {alone['median_rss_mb']:.0f} MB with --include-references)"
     row["note"] = (
         f"open {q['load_s'] * 1000:.0f} ms, 1st query {q['first_query_s'] * 1000:.0f} ms; {cold_note}; "
-        f"write peak {w['peak_rss_mb']:.0f} MB; on disk {w['disk_mb']:.0f} MB "
+        f"write peak {w['peak_rss_mb']:.0f} MB ({w.get('input_mb', 0):.0f} MB of it the bench's input); "
+        f"on disk {w['disk_mb']:.0f} MB "
         f"({w['segments_mb']:.0f} MB postings in {w['segments']} segment(s))"
     )
     return row
