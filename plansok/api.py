@@ -515,6 +515,43 @@ class Index:
             path = write_project(self, quotes, out, title, memo, queries, self.collections().code_parents())
         return ExportResult(Path(path), len(table.rows), len(doc_ids))
 
+    def export_terms(self, out: str | Path, filters: Filters | None = None) -> ExportResult:
+        """Write every live passage (of the documents ``filters`` selects) as
+        one JSON line with the analysed terms the index ranks (``terms``:
+        space-separated, each as often as it occurs), for a distributed search
+        engine to index with a whitespace analyzer; ``pid``, page, section and
+        tags say where it is and what it is about. The terms are read back
+        from the segments of one commit."""
+        from plansok.index.terms_export import passage_terms
+
+        doc_ids = None
+        if filters is not None and filters != Filters():
+            if filters.tags:
+                raise PlansokError("the terms export selects documents; a tag is not a document filter")
+            docs = self.documents()
+            check_filters(filters, docs)
+            doc_ids = [d.doc_id for d in docs if filters.accepts(d)]
+            if not doc_ids:
+                raise PlansokError(explain_empty(filters, docs) or "no document matches the filters")
+        path = Path(out)
+        n = 0
+        docs: set[str] = set()
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for p in passage_terms(self.store, doc_ids):
+                    fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+                    n += 1
+                    docs.add(p.doc_id)
+            tmp.replace(path)
+        except OSError as exc:
+            raise PlansokError(f"{path}: cannot write the terms export ({exc})") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        analysis = self.store.get_meta("analysis", "")
+        logger.info("%s: terms of %d passages from %d documents (analysis %s)", path, n, len(docs), analysis)
+        return ExportResult(path, n, len(docs))
+
     # -- the researcher's codes, across collections -------------------------------------
     def codes(self) -> CodesResult:
         """The researcher's codes with their parents and the passages each codes, per collection."""

@@ -307,18 +307,26 @@ def build_parser() -> argparse.ArgumentParser:
         "memo, queries, codes, each quote with its citation. csv/xlsx: one row per passage with citation, "
         "text, tags, codes and memo, and the query and date. bibtex/ris: references for the documents. "
         "qdc: the codebook (theory and theme tags, your codes and their hierarchy) as REFI-QDA; needs no "
-        "--collection or --query.",
+        "--collection or --query. terms-jsonl: every passage of the index (or of the documents --doc, "
+        "--kommune etc. select) as one JSON line with its analysed terms (space-separated, repeated by "
+        "frequency), page, section and tags, for a distributed search engine to index with a whitespace "
+        "analyzer; needs no --collection or --query.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  plansok export --collection fattigdom --format qdpx --out fattigdom.qdpx\n"
         "  plansok export --collection fattigdom --format docx --out fattigdom.docx   # or md\n"
         '  plansok export --query "barnefattigdom" --kommune Gol --format md --out gol.md\n'
-        "  plansok export --format qdc --out kodebok.qdc",
+        "  plansok export --format qdc --out kodebok.qdc\n"
+        "  plansok export --format terms-jsonl --out passages.jsonl",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--collection", metavar="NAME", help="export this collection")
     src.add_argument("--query", metavar="QUERY", help="export the hits of this query")
-    p.add_argument("--format", required=True, choices=["qdpx", "csv", "xlsx", "bibtex", "ris", "md", "docx", "qdc"])
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["qdpx", "csv", "xlsx", "bibtex", "ris", "md", "docx", "qdc", "terms-jsonl"],
+    )
     p.add_argument("--out", required=True, type=Path, metavar="FILE")
     p.add_argument("-k", type=int, default=50, help="hits to export with --query (default 50)")
     _filter_args(p)
@@ -1137,6 +1145,19 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "terms-jsonl":
+        if args.collection or args.query:
+            raise PlansokError(
+                "--format terms-jsonl exports whole documents: select them with --doc or --kommune, "
+                "not --collection or --query"
+            )
+        ix = _open(args)
+        result = ix.export_terms(args.out, _filters(args))
+        if args.json:
+            _emit_json(result.to_dict())
+        else:
+            print(f"wrote {result.path}: the terms of {result.passages} passages from {result.documents} documents")
+        return 0
     if args.format != "qdc" and not (args.collection or args.query):
         raise PlansokError(f"--format {args.format} exports a collection or a query: give --collection or --query")
     ix = _open(args)
