@@ -91,7 +91,7 @@ class Searcher:
             scores = sum(self.ix.tag_scores(t) for t in filters.tags)
             return plan, np.where(mask, scores, 0) if mask is not None else scores
         scores = self.phrases.apply(plan, self.score(plan, opts, filters))
-        if opts.expand and any(not c.phrases for c in plan.concepts):
+        if opts.expand and any(not c.positional for c in plan.concepts):
             rows, top_scores = top_k(scores, opts.expand_docs)
             if rows.size >= 2:
                 plan.expansion = self._expansion(plan, rows, top_scores, opts)

@@ -15,11 +15,14 @@ with ``plansok query``:
 Each occurrence says how it matched: ``word`` (the lemma: *barnefattigdomen*
 for barnefattigdom), ``compound`` (the word inside a compound:
 *barnefattigdommen* for fattigdom), ``stem`` (the Snowball back-off:
-*frivilligheten* for frivillig), ``phrase``, or ``near`` (``within``: the
-content words of a phrase, or the parts of a compound query word standing as
-words of their own, at most ``within`` words apart in any order, so
-``barnefattigdom`` with ``within=3`` also finds "fattigdom blant barn" and
-"barn i fattigdom").
+*frivilligheten* for frivillig), ``phrase``, or ``near``: a proximity
+(``"fattigdom barn"~3``, the words in any order within the phrase's length plus
+3 words, in one sentence, as search filters it; the line's keyword is the span
+from the first of the words to the last), or with ``within`` the content words
+of a phrase, or the parts of a compound query word standing as words of their
+own, at most ``within`` words apart in any order, so ``barnefattigdom`` with
+``within=3`` also finds "fattigdom blant barn" and "barn i fattigdom". Both
+use :func:`plansok.query.phrases.near_spans`.
 
 Lines are cited to the page the keyword stands on (a passage that runs over a
 page break is placed by the words around the keyword), and contexts never
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,9 +44,9 @@ import numpy as np
 from plansok.analysis.analyzer import PART_PREFIX, STEM_PREFIX, Token, form_key, tokenize
 from plansok.errors import PlansokError
 from plansok.models import DocumentMeta, Page, Passage, cite
-from plansok.query.filters import Filters
-from plansok.query.phrases import contains_phrase
-from plansok.query.plan import Concept, QueryPlan, SearchOptions, word_weights
+from plansok.query.filters import Filters, explain_empty
+from plansok.query.phrases import contains_phrase, near_spans, proximity_elements
+from plansok.query.plan import Concept, Proximity, QueryPlan, SearchOptions, word_weights
 from plansok.query.search import Searcher
 from plansok.query.terms import FormCache, WordTerms
 from plansok.views.tabular import write_rows
@@ -144,9 +146,11 @@ class Matcher:
         self.words: list[set[str]] = []  # per concept: the terms of its plain words
         self.phrases: list[list[WordTerms]] = []
         self.near: list[list[set[str]]] = []  # each: term sets that must stand close together
+        self.proximity: list[Proximity] = []
         for c in self.plan.concepts:
             self.words.append(self._plain_terms(c))
             self.phrases.extend(c.phrases)
+            self.proximity.extend(c.proximity)
             if self.within is not None:
                 for ph in c.phrases:
                     content = [set(w.whole) for w in ph if not w.stop]
@@ -158,7 +162,7 @@ class Matcher:
     def _plain_terms(self, c: Concept) -> set[str]:
         out: set[str] = set()
         for clause in c.clauses:
-            if clause.phrase and len(tokenize(clause.text)) > 1:
+            if c.is_positional(clause):
                 continue
             for w in c.clause_words(clause):
                 out.update(word_weights(w, self.opts))
@@ -182,13 +186,11 @@ class Matcher:
                 for i in range(len(seq) - n + 1):
                     if contains_phrase(seq[i : i + n], ph):
                         found.append(Occurrence(i, i + n - 1, "phrase"))
+        for px in self.proximity:
+            found.extend(_near(a, proximity_elements(px), px.span))
         for elements in self.near:
             found.extend(_near(a, elements, self.within or 0))
         return _without_overlaps(found)
-
-
-# Words near each other across a sentence end are not said together.
-_SENTENCE_END = re.compile(r"[.!?]\s")
 
 
 def _kind(hit: set[str]) -> str:
@@ -200,23 +202,7 @@ def _kind(hit: set[str]) -> str:
 def _near(a: AnalysedText, elements: list[set[str]], within: int) -> list[Occurrence]:
     """Places where every element (a set of terms) has a word, all at most
     ``within`` words from first to last, in any order, in one sentence."""
-    positions = [[i for i, t in enumerate(a.terms) if t & e] for e in elements]
-    if any(not p for p in positions):
-        return []
-    out = []
-    for anchor in positions[0]:
-        chosen = [anchor]
-        for pos in positions[1:]:
-            free = [p for p in pos if p not in chosen and abs(p - anchor) <= within]
-            if not free:
-                break
-            chosen.append(min(free, key=lambda p: (abs(p - anchor), p)))
-        else:
-            first, last = min(chosen), max(chosen)
-            between = a.text[a.tokens[first].end : a.tokens[last].start]
-            if last - first <= within and not _SENTENCE_END.search(between):
-                out.append(Occurrence(first, last, "near"))
-    return out
+    return [Occurrence(i, j, "near") for i, j in near_spans(a.text, a.tokens, a.terms, elements, within)]
 
 
 def _without_overlaps(found: list[Occurrence]) -> list[Occurrence]:
@@ -369,7 +355,13 @@ def concordance(
     if limit:
         lines = lines[:limit]
     message = None
-    if not total and rows.size:
+    proximity = [px for c in plan.concepts for px in c.proximity]
+    if not total and not rows.size and proximity and all(searcher.has_any(w) for px in proximity for w in px.content):
+        message = explain_empty(filters, searcher.ix.docs) or (
+            f"no passage has the words of {query!r} close enough: in one sentence, in any order, "
+            f"first to last within {' / '.join(str(px.span + 1) for px in proximity)} words; a larger ~N widens that"
+        )
+    elif not total and rows.size:
         message = (
             f"{rows.size} passage(s) match {query!r}, but only through words standing apart "
             "(the parts of a compound, or a phrase's words out of order)"
