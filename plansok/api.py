@@ -23,7 +23,7 @@ from plansok.errors import IndexError_, PlansokError
 from plansok.index.searcher import LoadedIndex
 from plansok.index.store import IndexStore
 from plansok.models import DocumentMeta, Hit, Page, Passage, cite
-from plansok.query.filters import check_filters, explain_empty
+from plansok.query.filters import EmptySelection, check_filters, explain_empty
 from plansok.query.search import Filters, Searcher, SearchOptions
 
 if TYPE_CHECKING:
@@ -659,7 +659,7 @@ class Index:
         for side, f in (("the subset", filters), ("the reference (--against)", against)):
             reason = explain_empty(f, docs) if f is not None else None
             if reason:
-                raise PlansokError(f"{side}: {reason}")
+                raise EmptySelection(f"{side}: {reason}")
         return keyness(self.searcher(), filters, against, min_freq=min_freq, top=top, sort=sort, max_p=max_p)
 
     def collocations(

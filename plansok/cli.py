@@ -101,6 +101,12 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
         help="document type (repeatable): " + ", ".join(DOC_TYPES),
     )
     p.add_argument("--year", metavar="FROM-TO", help="plan period overlapping these years, e.g. 2018-2030 or 2020")
+    p.add_argument(
+        "--start-year",
+        metavar="FROM-TO",
+        help="plan period starting in these years (a plan of 2018-2030 starts in 2018), e.g. 2020-2024: "
+        "each plan has one start, so subsets by start year never overlap as --year's do",
+    )
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
     p.add_argument("--standard", choices=["nb", "nn"], help="only bokmål or nynorsk documents")
     p.add_argument(
@@ -435,9 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  plansok keyness --kommune Gol                   Gol's plans against all other documents\n"
         "  plansok keyness --standard nn --negative        nynorsk plans, words over- and under-used\n"
-        "  plansok keyness --type samfunnsdel --year 2020-2024 --against --type samfunnsdel --year 2014-2019\n"
+        "  plansok keyness --type samfunnsdel --start-year 2020-2024 --against --type samfunnsdel "
+        "--start-year 2014-2019\n"
+        "                                                  plans starting 2020-2024 against those starting "
+        "2014-2019\n"
         "  plansok keyness --kommune Gol --png gol.png     a bar chart\n"
-        "--against must come last: every option after it selects the reference.",
+        "--against must come last: every option after it selects the reference. --year selects plans whose "
+        "period overlaps the years (a plan of 2018-2030 is in 2014-2019 and in 2020-2024 alike); "
+        "--start-year puts each plan on one side.",
     )
     _filter_args(p)
     p.add_argument("--min-freq", type=int, default=5, metavar="N", help="a lemma must occur N times (default 5)")
@@ -453,8 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--against",
         nargs=argparse.REMAINDER,
         metavar="FILTER",
-        help="compare with the passages these filters select (--kommune, --type, --year, --doc, --standard, "
-        "--tag) instead of the rest of the index; must come last",
+        help="compare with the passages these filters select (--kommune, --type, --year, --start-year, --doc, "
+        "--standard, --tag) instead of the rest of the index; must come last",
     )
 
     p = sub.add_parser(
@@ -654,7 +665,7 @@ def _open(args: argparse.Namespace, create: bool = False) -> Any:
     return Index.open(args.index, create=create)
 
 
-def _parse_year(text: str | None) -> tuple[int | None, int | None] | None:
+def _parse_year(text: str | None, flag: str = "--year") -> tuple[int | None, int | None] | None:
     if not text:
         return None
     lo, _, hi = text.partition("-")
@@ -662,7 +673,7 @@ def _parse_year(text: str | None) -> tuple[int | None, int | None] | None:
         a = int(lo) if lo.strip() else None
         b = int(hi) if hi.strip() else (a if not _ else None)
     except ValueError as exc:
-        raise PlansokError(f"--year: expected YEAR or FROM-TO, got {text!r}") from exc
+        raise PlansokError(f"{flag}: expected YEAR or FROM-TO, got {text!r}") from exc
     return a, b
 
 
@@ -760,6 +771,7 @@ def _filters(args: argparse.Namespace):  # -> Filters
         municipality=args.kommune,
         doc_type=args.doc_type,
         year=_parse_year(args.year),
+        start_year=_parse_year(getattr(args, "start_year", None), "--start-year"),
         doc_ids=args.doc,
         standard=args.standard,
         tags=args.tag,
@@ -1260,17 +1272,26 @@ def _against(args: argparse.Namespace):  # -> Filters | None
         raise PlansokError("--against: bad filter (see above)") from exc
     if extra:
         raise PlansokError(
-            f"--against takes only filters (--kommune, --type, --year, --doc, --standard, --tag), not "
+            f"--against takes only filters (--kommune, --type, --year, --start-year, --doc, --standard, --tag), not "
             f"{' '.join(extra)}; put other options before --against"
         )
     return _filters(ref)
 
 
 def cmd_keyness(args: argparse.Namespace) -> int:
+    from plansok.query.filters import EmptySelection
+
     ix = _open(args)
-    result = ix.keyness(
-        _filters(args), _against(args), min_freq=args.min_freq, top=args.top, sort=args.sort, max_p=args.max_p
-    )
+    try:
+        result = ix.keyness(
+            _filters(args), _against(args), min_freq=args.min_freq, top=args.top, sort=args.sort, max_p=args.max_p
+        )
+    except EmptySelection as exc:  # valid filters that select nothing: nothing found, like grep
+        if args.json:
+            _emit_json({"message": str(exc)})
+        else:
+            print(str(exc), file=sys.stderr)
+        return 1
     if result.keywords or result.negative:
         if args.out:
             result.write(args.out)

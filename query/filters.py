@@ -22,6 +22,10 @@ class FilterError(PlansokError):
     """A filter value that matches nothing the index or the register knows."""
 
 
+class EmptySelection(PlansokError):
+    """Valid filters that together leave no document (a view has nothing to compare)."""
+
+
 @dataclass
 class Filters:
     """Which documents a search looks in. Empty lists mean no restriction."""
@@ -29,6 +33,10 @@ class Filters:
     municipality: list[str] = field(default_factory=list)  # name or kommunenummer
     doc_type: list[str] = field(default_factory=list)
     year: tuple[int | None, int | None] | None = None  # plan period overlaps this range
+    # The plan period's first year lies in this range (a plan of 2018-2030 starts in 2018):
+    # periods are long and overlap any span of years, so "the plans of 2020-2024 against
+    # those of 2014-2019" is said by when a plan starts, and each plan is on one side.
+    start_year: tuple[int | None, int | None] | None = None
     doc_ids: list[str] = field(default_factory=list)
     standard: str | None = None  # "nb" or "nn"
     tags: list[str] = field(default_factory=list)
@@ -54,6 +62,11 @@ class Filters:
                 return False
             if (hi is not None and d_lo > hi) or (lo is not None and d_hi < lo):
                 return False
+        if self.start_year:
+            lo, hi = self.start_year
+            start = doc.year_from or doc.year_to
+            if start is None or (lo is not None and start < lo) or (hi is not None and start > hi):
+                return False
         return True
 
     def describe(self) -> list[str]:
@@ -63,6 +76,9 @@ class Filters:
         if self.year:
             lo, hi = self.year
             out.append(f"--year {lo or ''}-{hi or ''}" if lo != hi else f"--year {lo}")
+        if self.start_year:
+            lo, hi = self.start_year
+            out.append(f"--start-year {lo or ''}-{hi or ''}" if lo != hi else f"--start-year {lo}")
         out += [f"--doc {d}" for d in self.doc_ids]
         if self.standard:
             out.append(f"--standard {self.standard}")
@@ -77,7 +93,8 @@ class Filters:
 
     @property
     def kinds(self) -> list[str]:
-        return [k for k in ("municipality", "doc_type", "year", "doc_ids", "standard") if getattr(self, k)]
+        kinds = ("municipality", "doc_type", "year", "start_year", "doc_ids", "standard")
+        return [k for k in kinds if getattr(self, k)]
 
 
 def _suggest(value: str, choices: Sequence[str], key=lambda s: s.casefold()) -> str:
@@ -108,12 +125,30 @@ def check_filters(filters: Filters, docs: Sequence[DocumentMeta]) -> None:
             raise FilterError(
                 f"--type {t}: not a document type{_suggest(t, DOC_TYPES)} (types: {', '.join(DOC_TYPES)})"
             )
+    if filters.start_year:
+        _check_start_year(filters.start_year, docs)
     ids = [d.doc_id for d in docs]
     for d in filters.doc_ids:
         if d not in ids:
             raise FilterError(
                 f"--doc {d}: no such document in the index{_suggest(d, ids)} (list them with `plansok docs`)"
             )
+
+
+def _check_start_year(years: tuple[int | None, int | None], docs: Sequence[DocumentMeta]) -> None:
+    lo, hi = years
+    shown = f"{lo or ''}-{hi or ''}" if lo != hi else str(lo)
+    if any(y is not None and not 1000 <= y <= 9999 for y in (lo, hi)):
+        raise FilterError(f"--start-year {shown}: expected years of four digits, YEAR or FROM-TO (e.g. 2020-2024)")
+    if lo is not None and hi is not None and lo > hi:
+        raise FilterError(f"--start-year {shown}: the first year is after the last (did you mean {hi}-{lo}?)")
+    if docs and not any(d.year_from or d.year_to for d in docs):
+        raise FilterError(f"--start-year {shown}: no indexed document has a plan period to start from")
+
+
+def start_years(docs: Sequence[DocumentMeta]) -> list[int]:
+    """The first years of the indexed plans' periods, for saying what --start-year can select."""
+    return sorted({y for d in docs if (y := d.year_from or d.year_to) is not None})
 
 
 def explain_empty(filters: Filters | None, docs: Sequence[DocumentMeta]) -> str | None:
@@ -123,6 +158,9 @@ def explain_empty(filters: Filters | None, docs: Sequence[DocumentMeta]) -> str 
     alone = [k for k in filters.kinds if not any(filters.only(k).accepts(d) for d in docs)]
     shown = alone or filters.kinds
     flags = [f for k in shown for f in filters.only(k).describe()]
+    if alone == ["start_year"]:
+        years = ", ".join(map(str, start_years(docs)))
+        return f"no indexed document passes {' '.join(flags)} (the indexed plans start in {years})"
     if alone:
         return f"no indexed document passes {' '.join(flags)}"
     return f"no indexed document passes {' and '.join(flags)} together (each alone leaves some)"

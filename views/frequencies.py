@@ -454,7 +454,8 @@ def keyness(
         elif overlap:
             result.message = (
                 f"nothing left to compare: the {overlap} passages the reference selects are all in the subset too, "
-                "and a passage counts on one side only (--year selects plans whose period overlaps the years)"
+                "and a passage counts on one side only (--year selects plans whose period overlaps the years; "
+                "--start-year puts each plan on one side by its first year)"
             )
         else:
             result.message = "the reference's passages hold no content words"
