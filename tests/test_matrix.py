@@ -70,7 +70,14 @@ def hits_per_doc(ix: Index, query: str, filters: Filters | None = None) -> dict[
     return out
 
 
-QUERIES = ["barnefattigdom", "bolig", '"tidlig innsats"', "folkehelse -idrett", "sosialhjelp OR bostøtte"]
+QUERIES = [
+    "barnefattigdom",
+    "bolig",
+    '"tidlig innsats"',
+    "folkehelse -idrett",
+    "sosialhjelp OR bostøtte",
+    '"barn unge"~1',  # proximity: the words in any order, at most one word among them
+]
 FILTERS = [
     Filters(),
     Filters(doc_type=["samfunnsdel"]),
