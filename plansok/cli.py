@@ -157,8 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="search passages",
         description="Ranked passages with citation and highlighted snippet. Words match inflected "
         "forms, the other written standard (tjenester/tenester) and compounds (fattigdom finds "
-        'barnefattigdom, ranked below the whole word). Syntax: "a phrase", -exclude, a OR b.',
+        'barnefattigdom, ranked below the whole word). Syntax: "a phrase", -exclude, a OR b, and '
+        '"a b"~N for proximity: the words in any order, in one sentence, spread over at most N words more '
+        'than the quotes hold ("fattigdom barn"~3 finds "barn vokser opp i fattigdom").',
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  plansok query '\"fattigdom barn\"~3'                 the words near each other, in any order\n"
+        '  plansok query \'"fattigdom barn"~3 -"barn og unge"\'  near, without passages holding the phrase',
     )
     p.add_argument(
         "query",
@@ -375,10 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
         "  plansok kwic barnefattigdom --within 3            also 'fattigdom blant barn', 'barn i fattigdom'\n"
         "  plansok kwic '\"fattigdom blant barn\"'             a phrase\n"
         "  plansok kwic '\"fattigdom barn\"' --within 3        its words up to 3 words apart, in any order\n"
+        "  plansok kwic '\"fattigdom barn\"~3'                 near, as plansok query matches it (any order)\n"
         "  plansok kwic tenester --kommune Gol --sort right  sorted by the words after the keyword\n"
         "  plansok kwic sosialhjelp --out kwic.csv           all lines as CSV (or .json)",
     )
-    p.add_argument("query", nargs="+", help="a word, a phrase in quotes, words joined by OR; -word excludes")
+    p.add_argument(
+        "query", nargs="+", help='a word, a phrase in quotes, "a b"~N (near), words joined by OR; -word excludes'
+    )
     _filter_args(p)
     p.add_argument(
         "--within",
