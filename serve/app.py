@@ -1,7 +1,7 @@
 """The WSGI application behind ``plansok serve``: one HTML page and a JSON API over ``plansok.api``.
 
 Endpoints (all JSON is UTF-8; errors are ``{"error": "..."}`` with a 4xx status).
-Filters everywhere are ``kommune=&type=&year=&tag=&standard=&doc=`` as on the command line.
+Filters everywhere are ``kommune=&type=&year=&start_year=&tag=&standard=&doc=`` as on the command line.
 
     GET  /                     the workspace page (static/index.html, app.js, app.css)
     GET  /api/search           ?q=&k=&group=document&refs=1  hits with the total number that match
@@ -10,10 +10,16 @@ Filters everywhere are ``kommune=&type=&year=&tag=&standard=&doc=`` as on the co
     GET  /api/tags             the codebook's tags
     GET  /api/kwic             ?q=&within=&width=&sort=doc|left|right&limit=  (format=csv|json: a download)
     GET  /api/frequencies      ?by=&top=
-    GET  /api/keyness          ?top=&min_freq=  the filtered passages against the rest of the index
+    GET  /api/keyness          ?top=&min_freq=  the filtered passages against the rest of the index, or
+                               against the passages the ref_ filters select (ref_start_year=2014-2019 ...)
     GET  /api/collocations     ?q=&window=&measure=ll|mi&top=&min_freq=
     GET  /api/matrix           ?row=QUERY (repeated)&row_tag=&row_code=&by=&measure=&refs=1
+                               &stats=ID (an upload) or stats_path=FILE (loopback clients only)
+                               &stat_column= (repeated)  statistics beside the municipality columns
                                (format=csv|html|png|json: a download; else JSON with the heatmap inline)
+    GET  /api/structure        ?doc=&kind=  a plan's goals, sub-goals, strategies and measures
+    GET  /api/compare          ?old=&new=&threshold=&kind=  units added, removed and reworded
+    GET  /api/commitments      ?q=&kind=&any=1 + filters  per plan, the units on a theme, with quotes
     GET  /api/collections      collection names and sizes; ?name=X for one collection's items
     GET  /api/codes            the researcher's codes with counts, parents before children
     GET  /api/export           ?collection=X or ?q=  &format=csv|xlsx|bibtex|ris|qdpx|md|docx|qdc  a download
@@ -23,6 +29,7 @@ Filters everywhere are ``kommune=&type=&year=&tag=&standard=&doc=`` as on the co
     POST /api/item             {"collection", "item", ["add_codes"], ["remove_codes"], ["memo"], ["remove"]}
     POST /api/codes            {"action": "rename"|"merge"|"parent", "code", "to"}
     POST /api/review           {"passage_id", "tag", "accept"}  one decision, a label for the next training
+    POST /api/statistics       {"name", "content" (base64)}  an SSB CSV or JSON-stat file for the matrix
 
 The guards in ``_guard`` keep the page local: loopback clients only (unless
 ``allow_remote``), a Host header naming this server (DNS rebinding), and for
@@ -34,11 +41,13 @@ Downloads are GETs that change nothing; every change is a POST.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import ipaddress
 import json
 import logging
 import re
+import shutil
 import socket
 import tempfile
 import threading
@@ -69,6 +78,7 @@ STATIC_FILES = {
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 MAX_BODY = 64 * 1024
+MAX_UPLOAD = 2 * 1024 * 1024  # a statistics file; SSB's tables for every municipality are far smaller
 MAX_K = 200
 DEFAULT_K = 20
 KWIC_LIMIT = 500  # concordance lines shown in the page; the CSV download has them all
@@ -189,7 +199,7 @@ def _find_anchor(page: str, wanted: str, *, head: bool, start: int = 0) -> int |
     return None
 
 
-def parse_year(text: str) -> tuple[int | None, int | None] | None:
+def parse_year(text: str, name: str = "year") -> tuple[int | None, int | None] | None:
     """``2020``, ``2018-2030``, ``2018-`` or ``-2030`` as the range Filters takes."""
     text = text.strip()
     if not text:
@@ -199,7 +209,7 @@ def parse_year(text: str) -> tuple[int | None, int | None] | None:
         a = int(lo) if lo.strip() else None
         b = int(hi) if hi.strip() else (None if sep else a)
     except ValueError as exc:
-        raise HTTPError(400, f"year: expected YEAR or FROM-TO, got {text!r}") from exc
+        raise HTTPError(400, f"{name}: expected YEAR or FROM-TO, got {text!r}") from exc
     return a, b
 
 
@@ -244,13 +254,13 @@ class Request:
         """A repeatable parameter; commas also separate values (``kommune=Gol,Hol``)."""
         return [v.strip() for raw in self.query.get(name, []) for v in raw.split(",") if v.strip()]
 
-    def json_body(self) -> dict[str, Any]:
+    def json_body(self, limit: int = MAX_BODY) -> dict[str, Any]:
         try:
             length = int(self.header("Content-Length") or "0")
         except ValueError as exc:
             raise HTTPError(400, "Content-Length is not a number") from exc
-        if length > MAX_BODY:
-            raise HTTPError(413, f"request body over {MAX_BODY} bytes")
+        if length > limit:
+            raise HTTPError(413, f"request body over {limit} bytes")
         raw = self.environ["wsgi.input"].read(length) if length > 0 else b""
         try:
             data = json.loads(raw.decode("utf-8"))
@@ -276,6 +286,8 @@ class ServeApp:
         self.allow_remote = allow_remote
         self.port = port
         self.extra_hosts = set(extra_hosts)
+        self._uploads: tempfile.TemporaryDirectory[str] | None = None  # statistics files sent from the page
+        self._uploads_lock = threading.Lock()
         self.routes: dict[tuple[str, str], Callable[[Request], Any]] = {
             ("GET", "/api/search"): self.api_search,
             ("GET", "/api/docs"): self.api_docs,
@@ -290,12 +302,23 @@ class ServeApp:
             ("GET", "/api/codes"): self.api_codes,
             ("GET", "/api/export"): self.api_export,
             ("GET", "/api/review"): self.api_review,
+            ("GET", "/api/structure"): self.api_structure,
+            ("GET", "/api/compare"): self.api_compare,
+            ("GET", "/api/commitments"): self.api_commitments,
+            ("POST", "/api/statistics"): self.api_statistics_upload,
             ("POST", "/api/collect"): self.api_collect,
             ("POST", "/api/collection"): self.api_collection_memo,
             ("POST", "/api/item"): self.api_item,
             ("POST", "/api/codes"): self.api_codes_change,
             ("POST", "/api/review"): self.api_review_decision,
         }
+
+    def close(self) -> None:
+        """Delete the statistics files uploaded while the server ran."""
+        with self._uploads_lock:
+            if self._uploads is not None:
+                self._uploads.cleanup()
+                self._uploads = None
 
     @property
     def ix(self) -> Index:
@@ -413,14 +436,16 @@ class ServeApp:
         return [] if req.method == "HEAD" else [body]
 
     # -- helpers ----------------------------------------------------------------------------
-    def _filters(self, req: Request) -> Filters:
+    def _filters(self, req: Request, prefix: str = "") -> Filters:
+        """The standard filters; ``prefix="ref_"`` reads a keyness reference's."""
         return Filters(
-            municipality=req.args("kommune"),
-            doc_type=req.args("type"),
-            year=parse_year(req.arg("year")),
-            doc_ids=req.args("doc"),
-            standard=req.arg("standard") or None,
-            tags=req.args("tag"),
+            municipality=req.args(f"{prefix}kommune"),
+            doc_type=req.args(f"{prefix}type"),
+            year=parse_year(req.arg(f"{prefix}year"), f"{prefix}year"),
+            start_year=parse_year(req.arg(f"{prefix}start_year"), f"{prefix}start_year"),
+            doc_ids=req.args(f"{prefix}doc"),
+            standard=req.arg(f"{prefix}standard") or None,
+            tags=req.args(f"{prefix}tag"),
         )
 
     def _tag_info(self) -> dict[str, Any]:
@@ -566,8 +591,11 @@ class ServeApp:
         return result.to_dict()
 
     def api_keyness(self, req: Request) -> dict[str, Any]:
+        # ref_ filters choose the reference, as --against does on the command line.
+        against = self._filters(req, "ref_") if any(key.startswith("ref_") for key in req.query) else None
         result = self.ix.keyness(
             self._filters(req),
+            against,
             min_freq=max(1, _int_arg(req, "min_freq", 5)),
             top=max(1, min(_int_arg(req, "top", 30), 200)),
         )
@@ -599,6 +627,9 @@ class ServeApp:
             measure=req.arg("measure") or "count",
             filters=self._filters(req),
             include_references=_flag(req, "refs"),
+            stats=self._stats_file(req),
+            # Not split on commas: a series label has them ("Andel barn (prosent), 2022").
+            stat_columns=[c.strip() for c in req.query.get("stat_column", []) if c.strip()],
         )
         fmt = req.arg("format")
         name = f"matrix-by-{result.by}"
@@ -610,6 +641,104 @@ class ServeApp:
         shown = any(r.total for r in result.rows) and result.columns
         out["heatmap"] = "data:image/png;base64," + base64.b64encode(_heatmap_png(result)).decode() if shown else None
         return out
+
+    # -- statistics beside the matrix -------------------------------------------------------
+    def _upload_dir(self) -> Path:
+        with self._uploads_lock:
+            if self._uploads is None:
+                self._uploads = tempfile.TemporaryDirectory(prefix="plansok-statistics-")
+            return Path(self._uploads.name)
+
+    def _stats_file(self, req: Request) -> Path | None:
+        """The statistics file a matrix request names: an upload's id, or (for this
+        machine's own browser only) a path on this machine."""
+        upload, path = req.arg("stats"), req.arg("stats_path")
+        if upload and path:
+            raise HTTPError(400, "matrix: give stats (an uploaded file) or stats_path (a file here), not both")
+        if upload:
+            if not re.fullmatch(r"[0-9a-f]{16}", upload):
+                raise HTTPError(400, f"stats: not an upload id: {upload!r}")
+            folder = self._upload_dir() / upload
+            files = sorted(folder.iterdir()) if folder.is_dir() else []
+            if not files:
+                raise HTTPError(400, "stats: no such upload (the server was restarted?); send the file again")
+            return files[0]
+        if path:
+            # A path reads a file of the server's machine: only its own user, at its own browser, may.
+            if not is_loopback(req.environ.get("REMOTE_ADDR", "")):
+                raise HTTPError(403, "stats_path: only a browser on the server's machine may name its files; upload it")
+            file = Path(path).expanduser()
+            if not file.is_file():
+                raise HTTPError(400, f"stats_path: {file} is not a file on the server's machine")
+            return file
+        return None
+
+    def api_statistics_upload(self, req: Request) -> dict[str, Any]:
+        """Keep an uploaded SSB table for the server's lifetime and say what it holds."""
+        from plansok.views.statistics import read_statistics, series_label
+
+        body = req.json_body(limit=MAX_UPLOAD * 4 // 3 + 1024)  # base64 is a third longer
+        name = _str_field(body, "name", "statistics: give the file's name")
+        content = body.get("content")
+        if not isinstance(content, str):
+            raise HTTPError(400, "statistics: give the file's bytes as base64 in content")
+        try:
+            raw = base64.b64decode(content, validate=True)
+        except ValueError as exc:
+            raise HTTPError(400, f"statistics: content is not base64 ({exc})") from exc
+        if len(raw) > MAX_UPLOAD:
+            raise HTTPError(413, f"statistics: {name} is over {MAX_UPLOAD // 1024 // 1024} MiB")
+        upload = hashlib.sha256(raw).hexdigest()[:16]
+        folder = self._upload_dir() / upload
+        folder.mkdir(exist_ok=True)
+        file = folder / (_slug(Path(name).name) or "statistics")
+        file.write_bytes(raw)
+        try:
+            table = read_statistics(file)
+        except PlansokError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        try:
+            shown = [series_label(s) for s in table.select()]
+        except PlansokError:  # many series and no latest period: the researcher picks
+            shown = []
+        logger.info("statistics %s uploaded as %s (%d bytes)", name, upload, len(raw))
+        return {
+            "id": upload,
+            "name": file.name,
+            "title": table.title,
+            "format": table.format,
+            "municipalities": len({o.number for o in table.observations}),
+            "series": [series_label(s) for s in table.series()],
+            "default": shown,
+        }
+
+    # -- endpoints: plan structure, revisions, commitments -----------------------------------
+    def api_structure(self, req: Request) -> dict[str, Any]:
+        doc_id = req.arg("doc")
+        if not doc_id:
+            raise HTTPError(400, "structure: choose a document")
+        st = self.ix.plan_structure(doc_id)
+        kinds = req.args("kind")
+        units = [u for u in st.units if not kinds or u.kind in kinds]
+        return st.to_dict() | {"units": [u.to_dict() for u in units]}
+
+    def api_compare(self, req: Request) -> dict[str, Any]:
+        old, new = req.arg("old"), req.arg("new")
+        if not old or not new:
+            raise HTTPError(400, "compare: choose the old and the new version")
+        raw = req.arg("threshold") or "0.5"
+        try:
+            threshold = float(raw)
+        except ValueError as exc:
+            raise HTTPError(400, f"threshold: expected a number between 0 and 1, got {raw!r}") from exc
+        return self.ix.compare_plans(old, new, threshold=threshold, kinds=req.args("kind") or None).to_dict()
+
+    def api_commitments(self, req: Request) -> dict[str, Any]:
+        report = self.ix.commitments(
+            req.arg("q"), self._filters(req), kinds=req.args("kind") or None, require_all=not _flag(req, "any")
+        )
+        return report.to_dict()
 
     # -- endpoints: collections, codes, exports ---------------------------------------------
     def api_collections(self, req: Request) -> dict[str, Any]:

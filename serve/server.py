@@ -32,6 +32,9 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
     def server_close(self) -> None:
         super().server_close()
+        app = getattr(self, "app", None)
+        if app is not None:
+            app.close()
         # socketserver calls this when binding fails too, before make_server set the index.
         index = getattr(self, "index", None)
         if index is not None:

@@ -12,7 +12,7 @@ let docsInfo = null; // /api/docs
 let knownCodes = []; // the researcher's codes, for the datalists
 let openCollection = null; // name of the collection shown in the Collections pane
 const review = { queue: [], skipped: new Set(), current: null };
-const PANES = ["search", "kwic", "words", "matrix", "collections", "review"];
+const PANES = ["search", "kwic", "words", "matrix", "structure", "collections", "review"];
 const STANDARD_NAMES = { nb: "bokmål", nn: "nynorsk" };
 
 // Children that are there: null, undefined and false are left out (DOM append() would
@@ -94,7 +94,9 @@ function showPane(name, { focus = false } = {}) {
     tab.tabIndex = on ? 0 : -1;
   }
   for (const pane of PANES) $(`#pane-${pane}`).hidden = pane !== name;
-  $("#search-button").textContent = { kwic: "Concordance", words: "Count", matrix: "Build matrix" }[name] || "Search";
+  $("#search-button").textContent = {
+    kwic: "Concordance", words: "Count", matrix: "Build matrix", structure: "Show",
+  }[name] || "Search";
   if (focus) $(`#tab-${name}`).focus();
   const params = new URLSearchParams(location.search);
   params.set("tab", name);
@@ -127,6 +129,9 @@ async function loadFilters() {
   addOptions($("#doc"), docs.documents.map((d) => ({ value: d.doc_id, label: docLabel(d), title: d.title })));
   addOptions($("#standard"), docs.standards.map((s) => ({ value: s, label: STANDARD_NAMES[s] || s })));
   addOptions($("#matrix-by"), docs.matrix_by.map((b) => ({ value: b, label: b })));
+  for (const id of ["#structure-doc", "#compare-old", "#compare-new"]) {
+    addOptions($(id), docs.documents.map((d) => ({ value: d.doc_id, label: docLabel(d), title: d.title })));
+  }
   addOptions($("#matrix-measure"), docs.matrix_measures.map((m) => ({
     value: m, label: { count: "count", share: "% of passages", rate: "per 10,000 words" }[m] || m,
   })));
@@ -153,9 +158,14 @@ function filterParams(params = new URLSearchParams()) {
   }
   const lo = $("#year-from").value.trim();
   const hi = $("#year-to").value.trim();
-  if (lo || hi) params.set("year", lo && hi ? `${lo}-${hi}` : (lo ? `${lo}-` : `-${hi}`));
+  // "period overlaps" (year) or "period starts" (start_year): a plan of 2018-2030 overlaps 2020 but starts in 2018.
+  if (lo || hi) params.set($("#year-mode").value, yearRange(lo, hi));
   if ($("#refs").checked) params.set("refs", "1");
   return params;
+}
+
+function yearRange(lo, hi) {
+  return lo && hi ? `${lo}-${hi}` : (lo ? `${lo}-` : `-${hi}`);
 }
 
 function setSelect(select, value, label) {
@@ -172,7 +182,9 @@ function fillForm(params) {
     if (params.has(name)) setSelect($(`#${name}`), params.get(name));
   }
   if (params.has("k")) $("#k").value = params.get("k");
-  const [lo, hi] = (params.get("year") || "").split("-");
+  const mode = params.has("start_year") && !params.has("year") ? "start_year" : "year";
+  $("#year-mode").value = mode;
+  const [lo, hi] = (params.get(mode) || "").split("-");
   $("#year-from").value = lo || "";
   $("#year-to").value = hi || "";
   $("#refs").checked = params.get("refs") === "1";
@@ -445,6 +457,7 @@ function showWordsOptions() {
   const mode = wordsMode();
   for (const node of $$("#pane-words .for-frequencies")) node.hidden = mode !== "frequencies";
   for (const node of $$("#pane-words .for-collocations")) node.hidden = mode !== "collocations";
+  for (const node of $$("#pane-words .for-keyness")) node.hidden = mode !== "keyness";
 }
 
 function numberCell(value, digits = 0) {
@@ -489,6 +502,16 @@ async function words() {
   } else if (mode === "keyness" && ![...params.keys()].length) {
     setStatus("#words-status", "Keyness compares the plans the filters choose with the rest: choose a filter.", true);
     return;
+  } else if (mode === "keyness") {
+    // Against other years: the reference is the same filters with these years (in the same sense).
+    const lo = $("#key-ref-from").value.trim();
+    const hi = $("#key-ref-to").value.trim();
+    if (lo || hi) {
+      for (const [key, value] of [...params]) params.append(`ref_${key}`, value);
+      const mode = $("#year-mode").value;
+      params.delete(`ref_${mode === "year" ? "start_year" : "year"}`);
+      params.set(`ref_${mode}`, yearRange(lo, hi));
+    }
   }
   setStatus("#words-status", "Counting…");
   await run("words", out, async (current) => {
@@ -520,7 +543,8 @@ function renderFrequencies(data) {
 function renderKeyness(data) {
   const rows = (list) => list.map((k) => el("tr", {}, lemmaCell(k.lemma), numberCell(k.count), numberCell(k.count_ref),
     numberCell(k.per_10k, 1), numberCell(k.per_10k_ref, 1), numberCell(k.g2, 1), numberCell(k.log_ratio, 2)));
-  const heads = [["Lemma"], ["Here"], ["Rest"], ["per 10,000"], ["rest per 10,000"],
+  const other = data.against ? "Reference" : "Rest";
+  const heads = [["Lemma"], ["Here"], [other], ["per 10,000"], [`${other.toLowerCase()} per 10,000`],
     ["G²", "log-likelihood"], ["log ratio", "log2 of the ratio of the rates"]];
   fill($("#words-out"),
     el("h3", {}, "Typical of the chosen plans"), table(heads, rows(data.keywords)),
@@ -550,7 +574,48 @@ function matrixParams() {
   for (const box of $$("#matrix-codes input:checked")) params.append("row_code", box.value);
   params.set("by", $("#matrix-by").value);
   params.set("measure", $("#matrix-measure").value);
+  const upload = $("#matrix-stats-file").dataset.upload;
+  const path = $("#matrix-stats-path").value.trim();
+  if (path) params.set("stats_path", path);
+  else if (upload) params.set("stats", upload);
+  if (path || upload) {
+    for (const option of $("#matrix-stat-column").selectedOptions) params.append("stat_column", option.value);
+  }
   return params;
+}
+
+// A statistics file goes to the server once (as base64 in JSON: the server takes no forms);
+// the matrix then names it by the id the server gave it.
+async function uploadStatistics() {
+  const input = $("#matrix-stats-file");
+  const file = input.files[0];
+  delete input.dataset.upload;
+  $("#matrix-stat-column").replaceChildren();
+  if (!file) {
+    $("#matrix-stats-info").textContent = "";
+    return;
+  }
+  $("#matrix-stats-path").value = "";
+  const info = $("#matrix-stats-info");
+  info.textContent = `Reading ${file.name}…`;
+  info.classList.remove("error");
+  info.dataset.state = "loading";
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const data = await post("/api/statistics", { name: file.name, content: btoa(binary) });
+    input.dataset.upload = data.id;
+    addOptions($("#matrix-stat-column"), data.series.map((label) => ({ value: label, label })));
+    for (const option of $("#matrix-stat-column").options) option.selected = data.default.includes(option.value);
+    info.textContent = `${data.title || data.name}: ${plural(data.municipalities, "municipality", "municipalities")}, ` +
+      `${plural(data.series.length, "series", "series")}` + (data.default.length ? "" : " (choose the series)");
+    info.dataset.state = "done";
+  } catch (error) {
+    info.textContent = error.message;
+    info.classList.add("error");
+    info.dataset.state = "error";
+  }
 }
 
 async function matrix() {
@@ -609,7 +674,8 @@ function renderMatrix(data, params) {
       : `${row.total_value === null ? "–" : row.total_value.toFixed(1)} (${row.total_count})`)));
   const sizes = el("tr", { class: "size" }, el("th", { class: "label" }, "passages in the column"),
     columns.map((c) => el("td", {}, String(c.passages))), el("td", {}, String(columns.reduce((a, c) => a + c.passages, 0))));
-  $("#matrix-table").replaceChildren(el("thead", {}, head), el("tbody", {}, body, sizes));
+  fill($("#matrix-table"), el("thead", {}, head), el("tbody", {}, body, sizes),
+    data.statistics.length ? el("tbody", { class: "statistics" }, statisticRows(data)) : null);
   const img = $("#matrix-heatmap");
   img.hidden = !data.heatmap;
   if (data.heatmap) img.src = data.heatmap;
@@ -629,6 +695,31 @@ function renderMatrix(data, params) {
   setStatus("#matrix-status", data.message || `${data.definition}${dropped}`);
 }
 
+// What the figures are, under what the plans say: one row per series, its value in the
+// municipality's column, with the region it came from (a reform's old number) in the tooltip.
+function statisticRows(data) {
+  const rows = [];
+  for (const [i, s] of data.statistics.entries()) {
+    if (!i || s.table !== data.statistics[i - 1].table) {
+      rows.push(el("tr", { class: "stat-title" }, el("th", { colspan: String(data.columns.length + 2) },
+        `Statistics: ${s.table}`)));
+    }
+    rows.push(el("tr", { dataset: { kind: "statistic", row: s.label } },
+      el("th", { class: "label", title: s.path }, s.label),
+      data.columns.map((c, j) => {
+        const v = s.values[j];
+        const text = !v ? "–" : (v.value === null ? (v.status.match(/\(([.:]+)\)$/) || [null, ".."])[1]
+          : v.value.toLocaleString("nb-NO"));
+        const title = !v ? `${c.label}: not in the table`
+          : [v.source, v.note, v.value === null ? v.status : ""].filter(Boolean).join("\n");
+        return el("td", { class: "stat", dataset: { column: c.key, value: v && v.value !== null ? String(v.value) : "" },
+          title }, text);
+      }),
+      el("td", {})));
+  }
+  return rows;
+}
+
 function openCell(data, row, column) {
   // The cell's passages: the row's query or tag with the column as a filter, in Search.
   const filters = data.filters || {};
@@ -637,15 +728,18 @@ function openCell(data, row, column) {
   if (filters.doc_type && filters.doc_type.length) setSelect($("#type"), filters.doc_type[0]);
   if (filters.doc_ids && filters.doc_ids.length) setSelect($("#doc"), filters.doc_ids[0]);
   if (filters.standard) setSelect($("#standard"), filters.standard);
-  if (filters.year) {
-    $("#year-from").value = filters.year[0] || "";
-    $("#year-to").value = filters.year[1] || "";
+  for (const mode of ["year", "start_year"]) {
+    if (!filters[mode]) continue;
+    $("#year-mode").value = mode;
+    $("#year-from").value = filters[mode][0] || "";
+    $("#year-to").value = filters[mode][1] || "";
   }
   if (filters.tags && filters.tags.length) setSelect($("#tag"), filters.tags[0]);
   if (data.by === "municipality") setSelect($("#kommune"), column.kommunenummer || column.label, column.label);
   else if (data.by === "document") setSelect($("#doc"), column.key);
   else if (data.by === "type") setSelect($("#type"), column.key);
   else if (data.by === "year" && /^\d+$/.test(column.key)) {
+    $("#year-mode").value = "year";
     $("#year-from").value = column.key;
     $("#year-to").value = column.key;
   }
@@ -655,6 +749,149 @@ function openCell(data, row, column) {
   $("input[name=group][value=passage]").checked = true;
   showPane("search");
   search();
+}
+
+// -- plan structure: units, revisions, commitments ---------------------------------------
+function structureMode() {
+  return $("input[name=structure-mode]:checked").value;
+}
+
+function showStructureOptions() {
+  const mode = structureMode();
+  for (const node of $$("#pane-structure .for-units")) node.hidden = mode !== "units";
+  for (const node of $$("#pane-structure .for-compare")) node.hidden = mode !== "compare";
+}
+
+async function structureRun() {
+  const mode = structureMode();
+  const out = $("#structure-out");
+  let url;
+  const kind = $("#structure-kind").value;
+  if (mode === "units") {
+    url = `/api/structure?${new URLSearchParams({ doc: $("#structure-doc").value, ...(kind ? { kind } : {}) })}`;
+  } else if (mode === "compare") {
+    const params = new URLSearchParams({
+      old: $("#compare-old").value, new: $("#compare-new").value, threshold: $("#compare-threshold").value,
+    });
+    if (kind) params.set("kind", kind);
+    if (params.get("old") === params.get("new")) {
+      setStatus("#structure-status", "Choose two different plans: the old version and the new.", true);
+      return;
+    }
+    url = `/api/compare?${params}`;
+  } else {
+    const params = filterParams();
+    params.delete("refs");
+    const q = $("#q").value.trim();
+    if (!q && !params.has("tag")) {
+      setStatus("#structure-status", "Type the theme in the search box (e.g. barnefattigdom), or choose a tag.", true);
+      $("#q").focus();
+      return;
+    }
+    if (q) params.set("q", q);
+    if (kind) params.set("kind", kind);
+    url = `/api/commitments?${params}`;
+  }
+  setStatus("#structure-status", "Reading the plans…");
+  await run("structure", out, async (current) => {
+    try {
+      const data = await api(url);
+      if (!current()) return;
+      if (mode === "units") renderUnits(data);
+      else if (mode === "compare") renderComparison(data);
+      else renderCommitments(data);
+    } catch (error) {
+      if (!current()) return;
+      out.replaceChildren();
+      setStatus("#structure-status", error.message, true);
+    }
+  });
+}
+
+function unitItem(u, extra) {
+  // The unit as the plan words it, what it sits under, who is responsible and when, and its page.
+  const attrs = [u.ansvar && `ansvar: ${u.ansvar}`, u.frist && `frist: ${u.frist}`].filter(Boolean);
+  const dataset = u.passage_id ? { kind: u.kind, passage: u.passage_id } : { kind: u.kind };
+  return el("li", { class: `unit ${u.kind}`, dataset },
+    el("span", { class: `chip unit-kind ${u.kind}` }, u.number ? `${u.kind} ${u.number}` : u.kind), " ",
+    el("span", { class: "unit-text", lang: "no" }, u.text),
+    attrs.length ? el("span", { class: "unit-attrs" }, ` (${attrs.join("; ")})`) : null,
+    extra || null,
+    el("div", { class: "unit-cite" }, pageLink(u.citation || `s. ${u.page}`, u.doc_id, u.page, u.passage_id),
+      u.parent ? el("span", { class: "muted" }, ` · under: ${u.parent}`) : null));
+}
+
+function countsText(counts) {
+  return Object.entries(counts).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(", ");
+}
+
+function renderUnits(data) {
+  const groups = [];
+  let place = null;
+  let list = null;
+  for (const u of data.units) {
+    const here = `${u.page} ${u.section}`;
+    if (here !== place) {
+      list = el("ul", { class: "units" });
+      groups.push(el("h3", { class: "unit-place" }, `s. ${u.page}`, u.section ? el("span", { class: "muted" },
+        ` § ${u.section}`) : null), list);
+      place = here;
+    }
+    list.append(unitItem(u));
+  }
+  fill($("#structure-out"), groups);
+  const title = data.period && !data.title.includes(data.period) ? `${data.title} (${data.period})` : data.title;
+  setStatus("#structure-status", data.units.length
+    ? `${data.municipality}, ${title}: ${countsText(data.counts)}`
+    : `No goals, strategies or measures found in ${data.doc_id}: read the plan itself.`);
+}
+
+function renderComparison(data) {
+  const sections = [];
+  const titles = { added: "Added in the new version", removed: "Removed (only in the old)", reworded: "Reworded" };
+  for (const change of ["added", "removed", "reworded"]) {
+    const items = data.changes.filter((c) => c.change === change);
+    if (!items.length) continue;
+    sections.push(el("h3", {}, `${titles[change]} `, el("span", { class: "muted" }, String(items.length))),
+      el("ul", { class: `units ${change}` }, items.map((c) => {
+        if (change === "reworded") {
+          return el("li", { class: "change reworded", dataset: { change } },
+            el("p", { class: "muted" }, `${c.kind}, overlap ${c.similarity.toFixed(2)}`),
+            el("ul", { class: "units" }, unitItem(c.old, el("span", { class: "muted" }, " (old)")),
+              unitItem(c.new, el("span", { class: "muted" }, " (new)"))));
+        }
+        const li = unitItem(change === "added" ? c.new : c.old);
+        li.dataset.change = change;
+        return li;
+      })));
+  }
+  fill($("#structure-out"), sections);
+  const counts = Object.entries(data.counts).map(([kind, c]) =>
+    `${kind}: ${c.added} added, ${c.removed} removed, ${c.reworded} reworded, ${c.unchanged} unchanged`);
+  setStatus("#structure-status", data.changes.length
+    ? `${docLabel(data.old)} → ${docLabel(data.new)} · ${counts.join(" · ")}`
+    : "No goals, strategies or measures found in either plan.");
+}
+
+function renderCommitments(data) {
+  const plans = data.plans.map((p) => {
+    const title = p.period && !p.title.includes(p.period) ? `${p.title} (${p.period})` : p.title;
+    return el("section", { class: "plan-commitments", dataset: { doc: p.doc_id } },
+      el("h3", {}, `${p.municipality}, ${title} `, el("span", { class: "muted" }, countsText(p.counts))),
+      el("ul", { class: "units" }, p.commitments.map((c) => unitItem(c, c.matched.length
+        ? el("span", { class: "muted matched" }, ` — on the theme: ${c.matched.join(", ")}`) : null))));
+  });
+  const none = data.without.length ? [el("h3", {}, "State goals or measures, none on the theme"),
+    el("ul", { class: "plain-list" }, data.without.map((p) => el("li", { dataset: { doc: p.doc_id } },
+      `${p.municipality}, ${p.title} `, el("span", { class: "muted" }, `(${plural(p.units, "unit")})`))))] : [];
+  const missing = data.no_units.length ? [el("h3", {}, "No goals or measures found (read them yourself)"),
+    el("ul", { class: "plain-list" }, data.no_units.map((d) => el("li", {}, `${d.municipality}, ${d.title}`)))] : [];
+  fill($("#structure-out"), plans, none, missing);
+  const n = data.plans.reduce((a, p) => a + p.commitments.length, 0);
+  setStatus("#structure-status", data.plans.length
+    ? `${data.theme}: ${plural(n, "goal or measure", "goals and measures")} in ${plural(data.plans.length, "plan")}; ` +
+      `${plural(data.without.length, "plan")} state none on it`
+    : data.message || "No plan states a goal or measure on the theme.");
 }
 
 // -- collections and codes ---------------------------------------------------------------
@@ -1069,6 +1306,7 @@ function runActive() {
   if (pane === "kwic") kwic();
   else if (pane === "words") words();
   else if (pane === "matrix") matrix();
+  else if (pane === "structure") structureRun();
   else search();
 }
 
@@ -1102,6 +1340,20 @@ async function start() {
     event.preventDefault();
     matrix();
   });
+  $("#matrix-stats-file").addEventListener("change", uploadStatistics);
+  $("#matrix-stats-path").addEventListener("input", () => {
+    // A path replaces an upload; its series are the latest period's unless the table needs a choice.
+    const input = $("#matrix-stats-file");
+    input.value = "";
+    delete input.dataset.upload;
+    $("#matrix-stat-column").replaceChildren();
+    $("#matrix-stats-info").classList.remove("error");
+    $("#matrix-stats-info").textContent = $("#matrix-stats-path").value.trim()
+      ? "The server reads the file when the matrix is built." : "";
+  });
+  for (const radio of $$("input[name=structure-mode]")) radio.addEventListener("change", showStructureOptions);
+  showStructureOptions();
+  $("#structure-run").addEventListener("click", structureRun);
   $("#code-form").addEventListener("submit", changeCode);
   $("#code-cancel").addEventListener("click", () => { $("#code-form").hidden = true; });
   $("#review-tag").addEventListener("change", () => nextReview(true));
