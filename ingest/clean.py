@@ -50,6 +50,12 @@ MIN_SIDE_SHARE = 0.6
 # with the number tracking the page on TRACKING_SHARE of its occurrences.
 MIN_TRACKING_SHARE = 0.15
 TRACKING_SHARE = 0.8
+# Two printed pages set side by side on one sheet ("2-up"): the printed numbers step by two per
+# sheet, and each half has its own running lines, so one half's footer and the next half's header
+# meet mid-page. A document is read as 2-up when at least this many of its pages (and this share)
+# show both numbers of their sheet.
+MIN_SPREAD_PAGES = 3
+MIN_SPREAD_SHARE = 0.15
 _NUMBER = re.compile(r"\d+")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 _EDGE_HASH = re.compile(r"^#\s*[|–—-]?\s*|\s*[|–—-]?\s*#$")
@@ -149,10 +155,18 @@ def _digit_key(line: str) -> str:
     return re.sub(r"\d+", "#", line.strip().lower())
 
 
-def _edge_lines(lines: list[str]) -> list[int]:
-    """Indexes of the first and last few non-empty lines of a page."""
+def _edge_lines(lines: list[str], joins: Sequence[int] = ()) -> list[int]:
+    """Indexes of the first and last few non-empty lines of a page, and of the printed pages in it.
+
+    ``joins`` are lines where two printed pages meet mid-page (a 2-up sheet): the
+    lines either side of a join are a printed page's bottom and the next one's top.
+    """
     filled = [i for i, ln in enumerate(lines) if ln.strip()]
-    return sorted(set(filled[:HEADER_ZONE] + filled[-HEADER_ZONE:]))
+    edges = set(filled[:HEADER_ZONE] + filled[-HEADER_ZONE:])
+    for j in joins:
+        at = filled.index(j)
+        edges.update(filled[max(at - HEADER_ZONE, 0) : at + HEADER_ZONE + 1])
+    return sorted(edges)
 
 
 @dataclass
@@ -160,32 +174,64 @@ class RunningLines:
     """A document's running lines, as digit-blind keys.
 
     ``tracking`` maps the keys that carry the page number to (which of the
-    line's numbers, its offsets from the page's position): such a line is
-    dropped wherever it stands on its own page, not only at the edges, since
-    a footer can land among the labels of a map or chart.
+    line's numbers, how many printed pages a sheet holds, its offsets from the
+    page's position): such a line is dropped wherever it stands on its own page,
+    not only at the edges, since a footer can land among the labels of a map or
+    chart. ``spread`` is set for a 2-up document: the sheet at position n holds
+    the printed pages 2n + b and 2n + b + 1, b one of ``spread`` (a single page
+    among the sheets shifts b). ``sheet_edges`` are the running lines the
+    sheets' own edges show, before the joins between printed pages were known.
     """
 
     keys: set[str] = field(default_factory=set)
-    tracking: dict[str, tuple[int, frozenset[int]]] = field(default_factory=dict)
+    tracking: dict[str, tuple[int, int, frozenset[int]]] = field(default_factory=dict)
+    spread: frozenset[int] | None = None
+    sheet_edges: RunningLines | None = None
 
     def __bool__(self) -> bool:
         return bool(self.keys)
 
+    def at_edges(self) -> RunningLines:
+        """The running lines as the sheets' edges alone show them, with no joins between printed pages."""
+        edges = self.sheet_edges or self
+        return RunningLines(edges.keys, edges.tracking)
+
 
 def find_running_lines(page_texts: Sequence[str], numbers: Sequence[int] | None = None) -> RunningLines:
-    """Lines repeated near the top/bottom of many pages (``numbers``: the pages' positions)."""
+    """Lines repeated near the top/bottom of many pages (``numbers``: the pages' positions).
+
+    On a 2-up document (its printed numbers step by two per page, two to a page)
+    the lines where printed pages meet mid-page count as page edges too.
+    """
     numbers = list(numbers) if numbers is not None else list(range(1, len(page_texts) + 1))
+    pages = [text.split("\n") for text in page_texts]
+    first = _running_from_edges(pages, numbers, [()] * len(pages))
+    first.spread = _spread_offset(pages, numbers, first.keys)
+    if first.spread is None:
+        return first
+    joins = [_joins(lines, number, first) for lines, number in zip(pages, numbers, strict=True)]
+    if not any(joins):
+        return first
+    out = _running_from_edges(pages, numbers, joins)
+    out.spread, out.sheet_edges = first.spread, first
+    log.debug("2-up pages (printed = 2 x page + %s); joins on %d pages", sorted(first.spread), sum(map(bool, joins)))
+    return out
+
+
+def _running_from_edges(pages: list[list[str]], numbers: list[int], joins: list[Sequence[int]]) -> RunningLines:
     seen: dict[str, list[tuple[int, list[int]]]] = {}
-    for number, text in zip(numbers, page_texts, strict=True):
-        lines = text.split("\n")
-        for i in _edge_lines(lines):
+    every: dict[str, list[tuple[int, list[int]]]] = {}  # each occurrence, two to a page on 2-up sheets
+    for number, lines, page_joins in zip(numbers, pages, joins, strict=True):
+        for i in _edge_lines(lines, page_joins):
             key = _digit_key(lines[i])
             if key in ("", "#"):
                 continue
+            nums = [int(n) for n in _NUMBER.findall(lines[i])]
+            every.setdefault(key, []).append((number, nums))
             occurrences = seen.setdefault(key, [])
             if not occurrences or occurrences[-1][0] != number:
-                occurrences.append((number, [int(n) for n in _NUMBER.findall(lines[i])]))
-    n_pages = len(page_texts)
+                occurrences.append((number, nums))
+    n_pages = len(pages)
     sides = Counter(n % 2 for n in numbers)
     out = RunningLines()
     for key, occurrences in seen.items():
@@ -197,7 +243,7 @@ def find_running_lines(page_texts: Sequence[str], numbers: Sequence[int] | None 
             on_side[side] >= MIN_SIDE_SHARE * sides[side] for side in on_side
         ):
             out.keys.add(key)
-        tracking = _page_tracking(occurrences)
+        tracking = _page_tracking(occurrences) or _page_tracking(every[key], per_page=2)
         if tracking and count >= MIN_TRACKING_SHARE * n_pages:
             out.keys.add(key)
             out.tracking[key] = tracking
@@ -209,19 +255,97 @@ def find_running_lines(page_texts: Sequence[str], numbers: Sequence[int] | None 
     return out
 
 
-def _page_tracking(occurrences: list[tuple[int, list[int]]]) -> tuple[int, frozenset[int]] | None:
-    """(number slot, offsets) if one of a line's numbers follows the page position.
+def _page_tracking(
+    occurrences: list[tuple[int, list[int]]], per_page: int = 1
+) -> tuple[int, int, frozenset[int]] | None:
+    """(number slot, ``per_page``, offsets) if one of a line's numbers follows the page position.
 
     The offset may step where a printed page spans two physical ones (a foldout),
-    so the offsets seen twice or more all count.
+    so the offsets seen twice or more all count. With ``per_page=2`` the number
+    follows twice the position (two printed pages to a sheet), at two offsets
+    side by side.
     """
     slots = min(len(nums) for _, nums in occurrences)
     for slot in range(slots):
-        offsets = Counter(nums[slot] - number for number, nums in occurrences)
+        offsets = Counter(nums[slot] - per_page * number for number, nums in occurrences)
         top = offsets.most_common(2)
+        if per_page > 1 and len(top) == 2 and abs(top[0][0] - top[1][0]) != 1:
+            top = top[:1]  # the two printed pages of a sheet are numbered one apart
         if sum(n for _, n in top) >= TRACKING_SHARE * len(occurrences):
-            return slot, frozenset(o for o, n in offsets.items() if n >= 2)
+            return slot, per_page, frozenset(o for o, n in offsets.items() if n >= 2)
     return None
+
+
+def _tracks(line: str, number: int, where: tuple[int, int, frozenset[int]]) -> str | None:
+    """The line's page number if it follows the page as a tracking key's ``where`` says."""
+    slot, per_page, offsets = where
+    nums = _NUMBER.findall(line)
+    if len(nums) > slot and int(nums[slot]) - per_page * number in offsets:
+        return nums[slot]
+    return None
+
+
+def _spread_offset(pages: list[list[str]], numbers: list[int], keys: set[str]) -> frozenset[int] | None:
+    """The b where the page at position n shows the printed numbers 2n + b and 2n + b + 1 (a 2-up document).
+
+    The numbers are read from lines that are nothing but a number, anywhere on
+    the page (a half's footer lands mid-page), and from running lines (not their
+    years). A page counts when it shows both numbers of its sheet and no other
+    pair of consecutive numbers: a table column or chart axis ("1 2 3 4") fits
+    any sheet, so it says nothing. A single page among the sheets shifts b by
+    one, so every b seen on two pages or more counts once the most common one
+    is seen on enough of them.
+    """
+    both: Counter[int] = Counter()
+    for number, lines in zip(numbers, pages, strict=True):
+        found: set[int] = set()
+        for line in lines:
+            m = _PAGE_ONLY.match(line)
+            if m:
+                found.add(int(m.group(1)))
+            elif _digit_key(line) in keys:
+                found.update(int(n) for n in _NUMBER.findall(line) if len(n) <= 3)
+        pairs = [n for n in found if n + 1 in found]
+        if len(pairs) == 1:
+            both[pairs[0] - 2 * number] += 1
+    if not both:
+        return None
+    _, count = both.most_common(1)[0]
+    if count < max(MIN_SPREAD_PAGES, MIN_SPREAD_SHARE * len(pages)):
+        return None
+    return frozenset(b for b, n in both.items() if n >= 2)
+
+
+def _sheet_numbers(number: int, spread: frozenset[int]) -> set[int]:
+    return {2 * number + b + k for b in spread for k in (0, 1)}
+
+
+def _joins(lines: list[str], number: int, running: RunningLines) -> list[int]:
+    """Lines inside a 2-up page where one printed page ends and the next begins.
+
+    A join is a page-number line of this sheet: a running line whose number
+    follows the sheet, or a bare number of the sheet with a running line beside
+    it (a lone number may be a table value).
+    """
+    if running.spread is None:
+        return []
+    sheet = _sheet_numbers(number, running.spread)
+    filled = [i for i, ln in enumerate(lines) if ln.strip()]
+    out = []
+    # Joins in the edge zones count too: the zone then reaches past them (a rendering's own
+    # header above a printed page's last lines).
+    for at, i in enumerate(filled):
+        key = _digit_key(lines[i])
+        where = running.tracking.get(key)
+        if where is not None and where[1] == 2 and _tracks(lines[i], number, where):
+            out.append(i)
+            continue
+        m = _PAGE_ONLY.match(lines[i])
+        if m and int(m.group(1)) in sheet:
+            near = filled[max(at - HEADER_ZONE, 0) : at + HEADER_ZONE + 1]
+            if any(_digit_key(lines[j]) in running.keys for j in near if j != i):
+                out.append(i)
+    return out
 
 
 def running_line_keys(page_texts: Sequence[str], numbers: Sequence[int] | None = None) -> set[str]:
@@ -235,23 +359,33 @@ def strip_running_lines(
     """Drop running headers/footers and page numbers; return (text, printed label).
 
     With a ``RunningLines`` and the page's position, a line carrying this
-    page's number is dropped wherever it stands.
+    page's number is dropped wherever it stands, and on a 2-up document the
+    running lines where its printed pages meet mid-page go too.
     """
     if isinstance(running, RunningLines):
         keys, tracking = running.keys, running.tracking
     else:
         keys, tracking = running, {}
     lines = text.split("\n")
+    joins: list[int] = []
+    sheet: set[int] = set()
+    if isinstance(running, RunningLines) and running.spread is not None and number is not None:
+        joins = _joins(lines, number, running)
+        sheet = _sheet_numbers(number, running.spread)
+    outer = set(_edge_lines(lines))
     label: str | None = None
-    drop: set[int] = set()
-    for i in _edge_lines(lines):
+    drop: set[int] = set(joins)
+    for i in _edge_lines(lines, joins):
         line = lines[i]
-        is_number = bool(_PAGE_ONLY.match(line))
+        m = _PAGE_ONLY.match(line)
+        # Near a join only the sheet's own numbers are page numbers; others are body (a list, a table).
+        is_number = m is not None and (i in outer or int(m.group(1)) in sheet)
         if is_number or _digit_key(line) in keys:
             drop.add(i)
             found = label_from_line(line)
-            # A bare page number or "Side N" beats a number inside a header title.
-            if found and (label is None or is_number or _SIDE_N.search(line)):
+            # A bare page number or "Side N" beats a number inside a header title. The page's
+            # label comes from its own edges, as on a sheet with one printed page.
+            if i in outer and found and (label is None or is_number or _SIDE_N.search(line)):
                 label = found
         elif " | " in line:
             rest, found = _strip_running_cells(line, keys)
@@ -263,11 +397,10 @@ def strip_running_lines(
             where = tracking.get(_digit_key(line))
             if where is None or i in drop:
                 continue
-            slot, offsets = where
-            nums = _NUMBER.findall(line)
-            if len(nums) > slot and int(nums[slot]) - number in offsets:
+            found = _tracks(line, number, where)
+            if found is not None:
                 drop.add(i)
-                label = label or nums[slot]
+                label = label or found
     kept = [ln for i, ln in enumerate(lines) if i not in drop]
     return "\n".join(kept), label
 
@@ -303,6 +436,16 @@ def clean_pages(pages: Sequence[Page]) -> list[Page]:
     if running:
         log.debug("running lines: %s", sorted(running.keys))
     stripped = [strip_running_lines(text, running, page.number) for page, text in zip(pages, texts, strict=True)]
+    if running.spread is not None:
+        # The joins of 2-up pages must not take a page's whole body: where they would, the
+        # page keeps what its own edges alone would leave (a body line that happens to repeat).
+        edges = running.at_edges()
+        for k, (page, text) in enumerate(zip(pages, texts, strict=True)):
+            if not _WORDS.search(stripped[k][0]):
+                fallback = strip_running_lines(text, edges, page.number)
+                if _WORDS.search(fallback[0]):
+                    log.info("page %d: running lines at 2-up joins would leave no text; kept", page.number)
+                    stripped[k] = fallback
     if running and not any(_WORDS.search(body) for body, _ in stripped) and any(_WORDS.search(t) for t in texts):
         # Every page holds the same line and nothing else: that line is the text, not a
         # header; removing it would leave the document with no text at all.

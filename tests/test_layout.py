@@ -151,6 +151,89 @@ def test_footer_with_the_page_number_dropped_anywhere_on_its_page() -> None:
     assert cleaned[-1].label == "9"
 
 
+# ---------------------------------------------------------------- 2-up sheets
+
+SPREAD = (842.0, 595.0)  # A4 landscape: two A5 printed pages side by side
+SPREAD_TOPICS = ("oppvekst", "bustad", "helse", "arbeid", "kultur", "samferdsel", "klima", "beredskap")
+
+
+def _half_body(topic: str) -> list[str]:
+    """Lines that differ from half to half (a line repeated on every half would be a running line)."""
+    return [
+        f"Arbeidet med {topic} startar i år, og kommunen",
+        f"vil styrkje {topic} i alle bygder saman med",
+        f"lag og organisasjonar. Mål for {topic} blir",
+        f"følgde opp kvart år i rapporten om {topic}.",
+    ]
+
+
+def _half(x: float, printed: int, header: str, lines: list[str]) -> list[Item]:
+    """One printed page of a sheet: its header, body and number inside the sheet, away from its margins."""
+    items = column(x, 520, [header], size=8) + column(x, 496, lines, pitch=12, size=8)
+    return [*items, (x + 170, 70, str(printed), "Helvetica", 8)]
+
+
+def _spread_pdf(path: Path, halves: list[tuple[str, list[str]]], header: str = "Helseplan 2024–2028") -> Path:
+    """Sheets of two printed pages each: the halves in order, numbered from 2 (the cover is not a sheet)."""
+    sheets = []
+    for k in range(0, len(halves), 2):
+        items: list[Item] = []
+        for half, (x0) in enumerate((40.0, 461.0)):
+            if k + half < len(halves):
+                items += _half(x0, k + half + 2, header, halves[k + half][1])
+        sheets.append(items)
+    return write_pdf(path, sheets, size=SPREAD)
+
+
+def test_running_lines_of_both_halves_of_a_2up_sheet_are_removed(tmp_path: Path) -> None:
+    """Each printed half has its own header and number: the left half's footer and the right
+    half's header meet mid-page, where no page edge is; the body still reads left half, right half."""
+    halves = [(t, _half_body(t)) for t in SPREAD_TOPICS]
+    pages, _ = extract_pdf(_spread_pdf(tmp_path / "spread.pdf", halves))
+    assert len(pages) == 4
+    for k, page in enumerate(pages):
+        assert "Helseplan" not in page.text
+        assert not [ln for ln in page.text.split("\n") if ln.strip().isdigit()], page.text
+        left, right = halves[2 * k][0], halves[2 * k + 1][0]
+        assert _flat(page.text) == _flat(" ".join(_half_body(left) + _half_body(right)))
+
+
+def test_2up_sheets_in_running_text_lose_the_lines_where_printed_pages_meet() -> None:
+    """The same sheets as a flowed text layer ("... 4 / Title / ... / Title / 5"), as in the corpus renderings."""
+    pages, bodies = [], []
+    for n, (a, b) in enumerate(zip(SPREAD_TOPICS[::2], SPREAD_TOPICS[1::2], strict=True), 1):
+        left, right = "\n".join(_half_body(a)), "\n".join(_half_body(b))
+        bodies.append(f"{left}\n{right}")
+        text = f"Folkehelsestrategi 2019 - 2028\n{left}\n{2 * n}\nFolkehelsestrategi 2019 - 2028\n{right}\n{2 * n + 1}"
+        pages.append(Page(n, text))
+    cleaned = clean_pages(pages)
+    assert [p.text for p in cleaned] == bodies
+    # A list item or table value that is a number of the sheet stays where no running line is beside it.
+    table = (
+        "Tiltak i planen\nDei viktigaste tiltaka er lista her.\nSkule\nTiltak\n8\nNy gymsal.\nBustad\nEin plan.\nSlutt."
+    )
+    listed = [*pages[:3], Page(4, f"Folkehelsestrategi 2019 - 2028\n{table}\n9")]
+    assert clean_pages(listed)[3].text == table
+
+
+def test_a_2up_page_whose_body_repeats_is_not_emptied() -> None:
+    """The right half of every sheet opens with the same goal; on the last sheet that goal is all the text.
+
+    Counted where printed pages meet, the goal repeats like a running line, and the
+    other sheets lose it; the last sheet keeps it, as it would without the joins.
+    """
+    goal = "Mål: trygge lokalsamfunn for alle innbyggjarar"
+    pages = []
+    for n, (a, b) in enumerate(zip(SPREAD_TOPICS[::2], SPREAD_TOPICS[1::2], strict=True), 1):
+        left, right = "\n".join(_half_body(a)), "\n".join(_half_body(b))
+        text = f"Helseplan 2024\n{left}\n{2 * n}\nHelseplan 2024\n{goal}\n{right}\n{2 * n + 1}"
+        pages.append(Page(n, text))
+    pages.append(Page(5, f"Helseplan 2024\n{goal}\n10\nHelseplan 2024\n{goal}\n11"))
+    cleaned = clean_pages(pages)
+    assert all("Helseplan" not in p.text and goal not in p.text for p in cleaned[:4])
+    assert goal in cleaned[4].text
+
+
 # ---------------------------------------------------------------- shared corpus
 
 
@@ -213,6 +296,21 @@ def test_no_running_lines_left_in_drammen_or_ringerike(corpus: Path, drammen: li
     passages = split_passages("drammen", drammen) + split_passages("ringerike", ringerike)
     footers = ("Statistikkrapport |", "kommuneplanens samfunnsdel 2021-2030.")
     assert not [p.text[:80] for p in passages if any(f in p.text for f in footers)]
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "running"),
+    [
+        ("3312_lier_folkehelsestrategi", r"FOLKEHELSESTRATEGI 2019 - 2028"),
+        ("3338_nore-og-uvdal_samfunnsdel_tett_paa_folk", r"Tepttå folk|\d+ Kommuneplanens samfunnsdel"),
+    ],
+)
+def test_no_running_lines_left_where_printed_pages_meet_mid_page(corpus: Path, doc_id: str, running: str) -> None:
+    """Source pages that are 2-up sheets: each printed half's header and number sit mid-page."""
+    pages = extract_pdf(corpus / "pdf" / f"{doc_id}.pdf")[0]
+    left = [p.number for p in pages if any(re.fullmatch(running, ln.strip()) for ln in p.text.split("\n"))]
+    assert not left
+    assert all(p.text for p in pages[1:])
 
 
 # ---------------------------------------------------------------- headings from type
