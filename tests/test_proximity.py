@@ -127,6 +127,9 @@ def test_kwic_gives_one_line_per_occurrence_centred_on_the_span_and_cited_to_its
     # No line when the words stand too far apart; the reason says how to widen.
     tight = ix.kwic('"fattigdom barn"~2', Filters(doc_ids=[RINGERIKE]))
     assert tight.total == 0 and "~N" in (tight.message or "")
+    unknown = ix.kwic('"fattigdom blåbærsyltetøy"~3')
+    assert unknown.total == 0 and "no word like blåbærsyltetøy" in (unknown.message or "")
+    assert "within=N" not in (unknown.message or ""), "a proximity is not loosened by --within"
 
 
 def test_kwic_on_the_command_line(ix: Index, capsys: pytest.CaptureFixture[str]) -> None:

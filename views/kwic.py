@@ -356,9 +356,13 @@ def concordance(
         lines = lines[:limit]
     message = None
     proximity = [px for c in plan.concepts for px in c.proximity]
-    if not total and not rows.size and proximity and all(searcher.has_any(w) for px in proximity for w in px.content):
+    if not total and not rows.size and proximity:
+        # Said here: the API's general reason would suggest --within, which a proximity ignores.
+        missing = [w.form for px in proximity for w in px.content if not searcher.has_any(w)]
         message = explain_empty(filters, searcher.ix.docs) or (
-            f"no passage has the words of {query!r} close enough: in one sentence, in any order, "
+            f"no passages match {query!r}: the index has no word like {', '.join(missing)}"
+            if missing
+            else f"no passage has the words of {query!r} close enough: in one sentence, in any order, "
             f"first to last within {' / '.join(str(px.span + 1) for px in proximity)} words; a larger ~N widens that"
         )
     elif not total and rows.size:
