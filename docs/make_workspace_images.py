@@ -28,6 +28,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1366,860", "--hide-scrollbars"]  # fmt: skip
 MATRIX_QUERIES = ["barnefattigdom", "sosialhjelp", "bostøtte OR startlån", '"tidlig innsats"']
+STATS = ROOT / "tests" / "data" / "ssb" / "12944_vedvarende_lavinntekt_wide.csv"
+STRUCTURE_DOC = "3303_kongsberg_boligsosial_plan_2023-2030"
 
 
 def browser(profile: Path) -> Any:
@@ -82,6 +84,27 @@ def make(index_dir: Path, profile: Path) -> list[Path]:
         driver.find_element(By.ID, "matrix-run").click()
         state("#matrix-out")
         path = OUT / "workspace_matrix.png"
+        driver.save_screenshot(str(path))
+        written.append(path)
+
+        # Statistics beside the matrix: an SSB table (the test file's invented figures, marked
+        # "testtall" in its title) uploaded in the form, its latest period under each municipality.
+        driver.find_element(By.ID, "matrix-stats-file").send_keys(str(STATS))
+        state("#matrix-stats-info")
+        driver.find_element(By.ID, "matrix-run").click()
+        state("#matrix-out")
+        driver.execute_script("document.querySelector('#matrix-table').scrollIntoView()")
+        path = OUT / "workspace_matrix_statistics.png"
+        driver.save_screenshot(str(path))
+        written.append(path)
+
+        # Plan structure: a boligsosial plan's goals, sub-goals and measures, with ansvar and frist.
+        driver.set_window_size(1366, 960)
+        ready(f"{base}/?tab=structure")
+        driver.find_element(By.CSS_SELECTOR, f"#structure-doc option[value='{STRUCTURE_DOC}']").click()
+        driver.find_element(By.ID, "structure-run").click()
+        state("#structure-out")
+        path = OUT / "workspace_structure.png"
         driver.save_screenshot(str(path))
         written.append(path)
     finally:

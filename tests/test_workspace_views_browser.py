@@ -150,7 +150,7 @@ def test_statistics_beside_the_matrix(browser: Any, base: str, shots: Path) -> N
     (row,) = stat_cells(browser)
     assert row["row"] == "0-17 år, 2021-2023"
     cells = {column: (text, title) for column, text, title in row["cells"]}
-    assert cells["3324"][0] == "7,1" and cells["3324"][1].startswith("K-3324 Gol")  # Gol's figure in Gol's column
+    assert cells["3324"][0] == "7.1" and cells["3324"][1].startswith("K-3324 Gol")  # Gol's figure in Gol's column
     assert cells["3330"] == ("–", "Hol: not in the table")
     shot(browser, shots, "matrix_statistics")
 
@@ -161,7 +161,7 @@ def test_statistics_beside_the_matrix(browser: Any, base: str, shots: Path) -> N
     done(browser, "#matrix-out", before)
     rows = {r["row"]: {c: t for c, t, _ in r["cells"]} for r in stat_cells(browser)}
     assert rows == {
-        "Andel barn (prosent), 2019": {"3324": "7,5", "3330": "–"},
+        "Andel barn (prosent), 2019": {"3324": "7.5", "3330": "–"},
         "Andel barn (prosent), 2022": {"3324": "8", "3330": "–"},
     }
     # A file that is not there: the error names it.

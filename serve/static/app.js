@@ -709,7 +709,7 @@ function statisticRows(data) {
       data.columns.map((c, j) => {
         const v = s.values[j];
         const text = !v ? "–" : (v.value === null ? (v.status.match(/\(([.:]+)\)$/) || [null, ".."])[1]
-          : v.value.toLocaleString("nb-NO"));
+          : String(v.value)); // as the counts beside it and the heatmap print numbers
         const title = !v ? `${c.label}: not in the table`
           : [v.source, v.note, v.value === null ? v.status : ""].filter(Boolean).join("\n");
         return el("td", { class: "stat", dataset: { column: c.key, value: v && v.value !== null ? String(v.value) : "" },
