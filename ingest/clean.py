@@ -223,14 +223,15 @@ def _running_from_edges(pages: list[list[str]], numbers: list[int], joins: list[
     every: dict[str, list[tuple[int, list[int]]]] = {}  # each occurrence, two to a page on 2-up sheets
     for number, lines, page_joins in zip(numbers, pages, joins, strict=True):
         for i in _edge_lines(lines, page_joins):
-            key = _digit_key(lines[i])
-            if key in ("", "#"):
-                continue
-            nums = [int(n) for n in _NUMBER.findall(lines[i])]
-            every.setdefault(key, []).append((number, nums))
-            occurrences = seen.setdefault(key, [])
-            if not occurrences or occurrences[-1][0] != number:
-                occurrences.append((number, nums))
+            for part in _edge_parts(lines[i]):
+                key = _digit_key(part)
+                if key in ("", "#"):
+                    continue
+                nums = [int(n) for n in _NUMBER.findall(part)]
+                every.setdefault(key, []).append((number, nums))
+                occurrences = seen.setdefault(key, [])
+                if not occurrences or occurrences[-1][0] != number:
+                    occurrences.append((number, nums))
     n_pages = len(pages)
     sides = Counter(n % 2 for n in numbers)
     out = RunningLines()
@@ -253,6 +254,23 @@ def _running_from_edges(pages: list[list[str]], numbers: list[int], joins: list[
         if bare != key and len(seen.get(bare, ())) >= 3:
             out.keys.add(bare)
     return out
+
+
+def _edge_parts(line: str) -> list[str]:
+    """The line, and the runs of cells at its start and end where its cells are all words.
+
+    The two printed pages of a 2-up sheet set their headers at one height, so they
+    read as one line ("Helseplan 2024–2028 | Kapittel 3: Helse"); the half that
+    repeats is a running line on its own, and ``strip_running_lines`` takes
+    such cells off a line. A header beside its page number ("12 | Kommuneplan")
+    is not split: alone, its title would also match the cover's.
+    """
+    cells = line.split(" | ")
+    if len(cells) == 1 or not all(_WORDS.search(c) for c in cells):
+        return [line]
+    heads = [" | ".join(cells[:k]) for k in range(1, len(cells))]
+    tails = [" | ".join(cells[-k:]) for k in range(1, len(cells))]
+    return [line, *dict.fromkeys(heads + tails)]
 
 
 def _page_tracking(

@@ -198,6 +198,25 @@ def test_running_lines_of_both_halves_of_a_2up_sheet_are_removed(tmp_path: Path)
         assert _flat(page.text) == _flat(" ".join(_half_body(left) + _half_body(right)))
 
 
+def test_2up_headers_at_one_height_lose_the_half_that_repeats(tmp_path: Path) -> None:
+    """The halves' headers in the top margin read as one line, "Helseplan 2024–2028 | Kapittel 2: Bustad"."""
+    chapters = ("Oppvekst", "Bustad", "Helse", "Arbeid")
+    sheets = []
+    for n, chapter in enumerate(chapters, 1):
+        items: list[Item] = []
+        for half, x0 in enumerate((40.0, 461.0)):
+            header = "Helseplan 2024–2028" if half == 0 else f"Kapittel {n}: {chapter}"
+            items += [(x0, 570, header, "Helvetica", 8), (x0 + 170, 20, str(2 * n + half), "Helvetica", 8)]
+            items += column(x0, 520, _half_body(SPREAD_TOPICS[2 * n - 2 + half]), pitch=12, size=8)
+        sheets.append(items)
+    pages, _ = extract_pdf(write_pdf(tmp_path / "spread.pdf", sheets, size=SPREAD))
+    for n, page in enumerate(pages, 1):
+        assert "Helseplan" not in page.text
+        halves = _half_body(SPREAD_TOPICS[2 * n - 2]) + _half_body(SPREAD_TOPICS[2 * n - 1])
+        assert _flat(page.text).endswith(_flat(" ".join(halves)))
+        assert page.label == str(2 * n)
+
+
 def test_2up_sheets_in_running_text_lose_the_lines_where_printed_pages_meet() -> None:
     """The same sheets as a flowed text layer ("... 4 / Title / ... / Title / 5"), as in the corpus renderings."""
     pages, bodies = [], []
