@@ -591,6 +591,7 @@ async function uploadStatistics() {
   const file = input.files[0];
   delete input.dataset.upload;
   $("#matrix-stat-column").replaceChildren();
+  $("#matrix-series").hidden = true;
   if (!file) {
     $("#matrix-stats-info").textContent = "";
     return;
@@ -608,6 +609,7 @@ async function uploadStatistics() {
     input.dataset.upload = data.id;
     addOptions($("#matrix-stat-column"), data.series.map((label) => ({ value: label, label })));
     for (const option of $("#matrix-stat-column").options) option.selected = data.default.includes(option.value);
+    $("#matrix-series").hidden = false;
     info.textContent = `${data.title || data.name}: ${plural(data.municipalities, "municipality", "municipalities")}, ` +
       `${plural(data.series.length, "series", "series")}` + (data.default.length ? "" : " (choose the series)");
     info.dataset.state = "done";
@@ -1347,6 +1349,7 @@ async function start() {
     input.value = "";
     delete input.dataset.upload;
     $("#matrix-stat-column").replaceChildren();
+    $("#matrix-series").hidden = true;
     $("#matrix-stats-info").classList.remove("error");
     $("#matrix-stats-info").textContent = $("#matrix-stats-path").value.trim()
       ? "The server reads the file when the matrix is built." : "";
