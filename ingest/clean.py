@@ -353,11 +353,13 @@ def _joins(lines: list[str], number: int, running: RunningLines) -> list[int]:
     # Joins in the edge zones count too: the zone then reaches past them (a rendering's own
     # header above a printed page's last lines).
     for at, i in enumerate(filled):
-        key = _digit_key(lines[i])
-        where = running.tracking.get(key)
-        if where is not None and where[1] == 2 and _tracks(lines[i], number, where):
-            out.append(i)
-            continue
+        where = running.tracking.get(_digit_key(lines[i]))
+        if where is not None and where[1] == 2:
+            # The line may have been seen on the other half of the sheets only: either number counts.
+            nums = _NUMBER.findall(lines[i])
+            if _tracks(lines[i], number, where) or (len(nums) > where[0] and int(nums[where[0]]) in sheet):
+                out.append(i)
+                continue
         m = _PAGE_ONLY.match(lines[i])
         if m and int(m.group(1)) in sheet:
             near = filled[max(at - HEADER_ZONE, 0) : at + HEADER_ZONE + 1]

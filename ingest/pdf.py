@@ -36,8 +36,10 @@ import pypdfium2.raw as pdfium_c
 
 from plansok.errors import IngestError
 from plansok.ingest.clean import (
+    RunningLines,
     clean_pages,
     clean_text,
+    find_running_lines,
     normalize_chars,
     normalize_whitespace,
     running_line_keys,
@@ -247,18 +249,24 @@ def _clean_ocr_pages(ocr_pages: list[Page], text_pages: list[Page]) -> list[Page
     running lines found among text pages (a scanned appendix in a born-digital plan
     often repeats its header) as well as among themselves: pooling all pages
     instead would raise the repeat threshold and lose headers of either group.
+    The text pages also tell where their page numbers go (a footer that carries
+    the number, two printed pages to a sheet), so an OCR'd page loses such lines
+    wherever they stand, as a text page would.
     """
     if not ocr_pages:
         return []
 
-    def keys(pages: list[Page]) -> set[str]:
-        texts = [normalize_whitespace(normalize_chars(p.text)) for p in pages]
-        return running_line_keys(texts) if len(texts) >= 3 else set()
+    def texts(pages: list[Page]) -> list[str]:
+        return [normalize_whitespace(normalize_chars(p.text)) for p in pages]
 
-    running = keys(text_pages) | keys(ocr_pages)
+    found = RunningLines()
+    if len(text_pages) >= 3:
+        found = find_running_lines(texts(text_pages), [p.number for p in text_pages])
+    ocr_keys = running_line_keys(texts(ocr_pages)) if len(ocr_pages) >= 3 else set()
+    running = RunningLines(found.keys | ocr_keys, found.tracking, found.spread)
     out = []
-    for page in ocr_pages:
-        body, label = strip_running_lines(normalize_whitespace(normalize_chars(page.text)), running)
+    for page, text in zip(ocr_pages, texts(ocr_pages), strict=True):
+        body, label = strip_running_lines(text, running, page.number)
         out.append(replace(page, text=clean_text(body), label=label or page.label))
     return out
 

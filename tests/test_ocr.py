@@ -206,6 +206,23 @@ def test_ocr_pages_lose_running_lines_seen_on_text_pages() -> None:
     assert cleaned[0].source == "ocr"
 
 
+def test_an_ocr_page_of_2up_sheets_loses_the_running_lines_where_its_printed_pages_meet() -> None:
+    """Two printed pages to a sheet: the text pages show the numbering, the scan's text follows it."""
+    topics = ("barnehage", "skule", "bustad", "helse", "arbeid", "kultur", "vegar", "vatn")
+
+    def half(topic: str) -> str:
+        return f"Tiltak for {topic}.\nKommunen vil styrkje {topic}.\nMål for {topic} blir følgde.\nSlutt på {topic}."
+
+    def sheet(n: int) -> str:
+        left, right = half(topics[2 * n - 2]), half(topics[2 * n - 1])
+        footer = "{} Kommuneplanens samfunnsdel"
+        return f"{footer.format(2 * n)}\nTett på folk\n{left}\n{footer.format(2 * n + 1)}\n{right}"
+
+    text_pages = [Page(n, sheet(n)) for n in range(1, 4)]
+    cleaned = pdf_mod._clean_ocr_pages([Page(4, sheet(4), source="ocr")], text_pages)
+    assert cleaned[0].text == f"{half('vegar')}\n{half('vatn')}"
+
+
 def _tsv(rows: list[tuple[int, int, int, int, int, int, str]]) -> str:
     """Tesseract TSV from (level, block, par, line, top, height, text) rows."""
     head = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
