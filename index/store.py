@@ -494,10 +494,15 @@ class IndexStore:
         self.db.execute("DELETE FROM segments WHERE name NOT IN (SELECT DISTINCT segment FROM documents)")
 
     def collect_garbage(self) -> None:
-        """Delete segment files no commit refers to, and rewrite any segment
-        still in an older segment format (call with the write lock held)."""
+        """Delete segment files no commit refers to, rewrite any segment still
+        in an older segment format, and finish a merge that a killed writer
+        left undone (its commit was in; a re-run of that ingest has nothing to
+        write, so would otherwise leave the segments unmerged until the next
+        new document). Call with the write lock held."""
         self._remove_orphan_files()
         upgrade_segments(self.path)
+        if self._merge_plan():
+            self.merge_segments()
 
     def _remove_orphan_files(self) -> None:
         live = set(self.segment_names())
