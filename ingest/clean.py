@@ -56,6 +56,7 @@ TRACKING_SHARE = 0.8
 # show both numbers of their sheet.
 MIN_SPREAD_PAGES = 3
 MIN_SPREAD_SHARE = 0.15
+MIN_SPREAD_OFFSET_PAGES = 2  # pages' worth of evidence for each numbering offset (see _spread_offset)
 _NUMBER = re.compile(r"\d+")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 _EDGE_HASH = re.compile(r"^#\s*[|–—-]?\s*|\s*[|–—-]?\s*#$")
@@ -179,7 +180,7 @@ class RunningLines:
     not only at the edges, since a footer can land among the labels of a map or
     chart. ``spread`` is set for a 2-up document: the sheet at position n holds
     the printed pages 2n + b and 2n + b + 1, b one of ``spread`` (a single page
-    among the sheets shifts b). ``sheet_edges`` are the running lines the
+    among the sheets shifts b by two). ``sheet_edges`` are the running lines the
     sheets' own edges show, before the joins between printed pages were known.
     """
 
@@ -308,13 +309,14 @@ def _spread_offset(pages: list[list[str]], numbers: list[int], keys: set[str]) -
 
     The numbers are read from lines that are nothing but a number, anywhere on
     the page (a half's footer lands mid-page), and from running lines (not their
-    years). A page counts when it shows both numbers of its sheet and no other
-    pair of consecutive numbers: a table column or chart axis ("1 2 3 4") fits
-    any sheet, so it says nothing. A single page among the sheets shifts b by
-    one, so every b seen on two pages or more counts once the most common one
-    is seen on enough of them.
+    years). A page counts when it shows a pair of consecutive numbers; where it
+    shows several (its own position stamped beside the printed numbers, a table
+    column, a chart axis "1 2 3 4"), each pair counts for its share, so an axis
+    that fits any sheet says next to nothing. A single page among the sheets
+    shifts b by two, so every b seen on MIN_SPREAD_OFFSET_PAGES pages' worth
+    counts, and the document is 2-up when those make enough pages together.
     """
-    both: Counter[int] = Counter()
+    weight: dict[int, float] = {}
     for number, lines in zip(numbers, pages, strict=True):
         found: set[int] = set()
         for line in lines:
@@ -324,14 +326,12 @@ def _spread_offset(pages: list[list[str]], numbers: list[int], keys: set[str]) -
             elif _digit_key(line) in keys:
                 found.update(int(n) for n in _NUMBER.findall(line) if len(n) <= 3)
         pairs = [n for n in found if n + 1 in found]
-        if len(pairs) == 1:
-            both[pairs[0] - 2 * number] += 1
-    if not both:
+        for n in pairs:
+            weight[n - 2 * number] = weight.get(n - 2 * number, 0.0) + 1 / len(pairs)
+    spread = frozenset(b for b, w in weight.items() if w >= MIN_SPREAD_OFFSET_PAGES)
+    if sum(weight[b] for b in spread) < max(MIN_SPREAD_PAGES, MIN_SPREAD_SHARE * len(pages)):
         return None
-    _, count = both.most_common(1)[0]
-    if count < max(MIN_SPREAD_PAGES, MIN_SPREAD_SHARE * len(pages)):
-        return None
-    return frozenset(b for b, n in both.items() if n >= 2)
+    return spread
 
 
 def _sheet_numbers(number: int, spread: frozenset[int]) -> set[int]:
