@@ -225,6 +225,11 @@ def fit_calibrated(
     features, with its probability calibrated and its threshold chosen on
     out-of-fold predictions, never on the passages a fold is trained on.
 
+    ``labels[tag]`` per passage: 1 or 0, -1 for unknown (left out), or the
+    share of coders who gave the tag (0.5 where two disagree). A shared label
+    counts as a positive and a negative example of that passage, weighted by
+    the share, so a disputed passage pulls half as hard as an agreed one.
+
     Folds are of single passages in a fixed shuffled order (``by_group``:
     whole documents instead). Passage folds fit the use the model is measured
     on, new passages of known kinds of plans; document folds scored the same
@@ -243,42 +248,55 @@ def fit_calibrated(
     n_folds = min(folds, len(set(group_ids.tolist())))
     tags, coefs, intercepts, calib, thresholds, stats = [], [], [], [], [], {}
     for tag, y_all in labels.items():
-        known = np.flatnonzero(y_all >= 0)  # passages whose label for this tag is known
-        y = y_all[known]
-        pos = int((y == 1).sum())
-        if pos < MIN_POSITIVES or int((y == 0).sum()) < MIN_POSITIVES or n_folds < 2:
-            stats[tag] = {"positives": pos, "trained": False}
+        share = np.asarray(y_all, dtype=np.float64)
+        known = np.flatnonzero(share >= 0)  # passages whose label for this tag is known
+        # A passage with a share of coders between 0 and 1 is both a positive
+        # (weight: the share) and a negative (the rest).
+        rows = np.concatenate([known[share[known] > 0], known[share[known] < 1]])
+        y = np.concatenate([np.ones(int((share[known] > 0).sum()), np.int8),
+                            np.zeros(int((share[known] < 1).sum()), np.int8)])  # fmt: skip
+        w = np.where(y == 1, share[rows], 1.0 - share[rows])
+        order = np.argsort(rows, kind="stable")  # passage order, as with hard labels
+        rows, y, w = rows[order], y[order], w[order]
+        pos = float(w[y == 1].sum())
+        if pos < MIN_POSITIVES or float(w[y == 0].sum()) < MIN_POSITIVES or n_folds < 2:
+            stats[tag] = {"positives": round(pos, 1) if (share[known] % 1).any() else int(pos), "trained": False}
             continue
-        xk, gk = x[known], group_ids[known]
+        soft = bool((w < 1).any())
+        xk, gk = x[rows], group_ids[rows]  # a passage's two rows share its fold
         k_folds = min(n_folds, len(set(gk.tolist())))
 
         def model() -> LogisticRegression:
             return LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, solver="liblinear", random_state=0)
 
+        def fit(idx: np.ndarray, xk=xk, y=y, w=w if soft else None) -> LogisticRegression:
+            return model().fit(xk[idx], y[idx], sample_weight=None if w is None else w[idx])
+
         oof = np.zeros(len(y), dtype=np.float64)
         for train_idx, test_idx in GroupKFold(n_splits=max(k_folds, 2)).split(xk, y, gk):
             if len(set(y[train_idx].tolist())) < 2:
                 continue
-            clf = model().fit(xk[train_idx], y[train_idx])
-            oof[test_idx] = clf.decision_function(xk[test_idx])
+            oof[test_idx] = fit(train_idx).decision_function(xk[test_idx])
         # Platt scaling of the out-of-fold logits: the probability a reader can trust.
-        platt = LogisticRegression(C=1e4, solver="lbfgs").fit(oof.reshape(-1, 1), y)
+        platt = LogisticRegression(C=1e4, solver="lbfgs").fit(oof.reshape(-1, 1), y, sample_weight=w if soft else None)
         a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
         p = 1.0 / (1.0 + np.exp(-(a * oof + b)))
         best_t, best_f1 = 0.5, -1.0
         for t in np.round(np.arange(0.2, 0.81, 0.05), 2):
             pred = p >= t
-            tp = int((pred & (y == 1)).sum())
-            f1 = 2 * tp / (int(pred.sum()) + pos) if pred.sum() + pos else 0.0
+            tp = float(w[pred & (y == 1)].sum())  # expected true positives over the coders
+            f1 = 2 * tp / (float(w[pred].sum()) + pos) if pred.any() or pos else 0.0
             if f1 > best_f1 + 1e-9:
                 best_t, best_f1 = float(t), f1
-        clf = model().fit(xk, y)
+        clf = fit(np.arange(len(y)))
         tags.append(tag)
         coefs.append(clf.coef_[0].astype(np.float32))
         intercepts.append(float(clf.intercept_[0]))
         calib.append((a, b))
         thresholds.append(best_t)
-        stats[tag] = {"positives": pos, "negatives": int((y == 0).sum()), "trained": True,
+        n_neg = float(w[y == 0].sum())
+        stats[tag] = {"positives": round(pos, 1) if soft else int(pos),
+                      "negatives": round(n_neg, 1) if soft else int(n_neg), "trained": True,
                       "threshold": best_t, "oof_f1": round(best_f1, 3)}  # fmt: skip
     width = len(vocab) + len(extra_names)
     return TagModel(

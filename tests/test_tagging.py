@@ -263,3 +263,35 @@ def test_the_shipped_model_is_rebuilt_exactly_from_the_labels_in_the_repository(
 
     build(tmp_path)
     assert same_model(TagModel.load(tmp_path), shipped_model())
+
+
+def test_a_disputed_label_pulls_half_as_hard_as_an_agreed_one() -> None:
+    """Passages two coders disagree on (share 0.5) sit between agreed positives
+    and agreed negatives in what the model learns."""
+    from plansok.tag.model import fit_calibrated
+
+    rng = np.random.default_rng(3)
+    house = ["bolig", "husleie", "utleiebolig", "startlån", "bostøtte"]
+    other = ["vei", "vann", "avløp", "næring", "turisme", "hytte"]
+    docs, share = [], []
+    for i in range(150):
+        kind = i % 3  # agreed yes, agreed no, disputed ("kommunal" marks the disputed ones)
+        words = list(rng.choice(house if kind != 1 else other, 3)) + list(rng.choice(other, 3))
+        docs.append([*words, "kommunal"] if kind == 2 else words)
+        share.append((1.0, 0.0, 0.5)[kind])
+    extra = np.zeros((len(docs), 0), np.float32)
+    model = fit_calibrated(docs, extra, [], {"bolig": np.asarray(share)}, ["d"] * len(docs), c=16.0)
+    agreed, disputed = model.predict_proba([["bolig", "startlån", "vei"], ["bolig", "startlån", "vei", "kommunal"]])
+    assert agreed[0] > disputed[0] + 0.1
+    assert model.info["tags"]["bolig"]["positives"] == 75.0  # 50 agreed + 50 x 0.5
+
+
+def test_the_shipped_labels_record_both_coders_and_the_adjudication() -> None:
+    from plansok.tag.build import LABELS_DIR
+
+    rows = [json.loads(line) for line in (LABELS_DIR / "annotated_2026-12.jsonl").read_text("utf-8").splitlines()]
+    disputed = [r for r in rows if set(r["coder_a"]) != set(r["coder_b"])]
+    assert all(r.get("adjudication") for r in disputed)
+    agreed = [r for r in rows if set(r["coder_a"]) == set(r["coder_b"])]
+    assert all(set(r["tags"]) == set(r["coder_a"]) for r in agreed)
+    assert len(disputed) > 100 and len(agreed) > 1000
