@@ -235,7 +235,7 @@ def merge_setup(server: CrashServer, tmp_path_factory: pytest.TempPathFactory) -
     assert res["killed"], f"the eighth commit did not start a merge: {res}"
     sizes = segments_of(before)
     assert len(sizes) == MERGE_FACTOR and plan_merge(sizes, MAX_SEGMENTS), sizes
-    # A clean run: the merge's duration, how many files members it writes, and its result.
+    # A clean run: the merge's duration, how many members its file has, and its result.
     clean = tmp / "clean"
     shutil.copytree(base, clean)
     res = server.ingest(clean, [[pieces[-1]], [nxt]], marker=str(tmp / "marker.log"))
