@@ -89,3 +89,13 @@ def test_quick_bench_reports_every_system(capsys: pytest.CaptureFixture[str], tm
     cold = res["cold_query"]
     assert cold.get("median_s", 0) > 0 or cold.get("error")
     assert {t["key"] for t in res["targets"]} >= {"ingest", "rank_1M", "cold"}
+
+
+def test_a_run_that_starts_at_4m_skips_the_peers_that_would_not_fit() -> None:
+    from plansok.bench.run import _peer_skip
+
+    # No smaller size in this run: the peers' 1M footprint says 14-17 GB at 4M.
+    assert "GB" in (_peer_skip("rank_bm25", 4_000_000, []) or "")
+    assert "GB" in (_peer_skip("bm25s", 4_000_000, []) or "")
+    assert _peer_skip("bm25s", 100_000, []) is None
+    assert _peer_skip("tantivy", 4_000_000, []) is None
