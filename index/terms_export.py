@@ -9,7 +9,10 @@ a time: every term of the segment is read once per block, and memory grows
 with the block, not with the segment. Each term is repeated as often as it
 occurs in the passage, so a whitespace analyzer over the joined string gives
 the engine plansok's term frequencies (there are no positions to keep:
-plansok stores none).
+plansok stores none). A multi-word term of the dictionaries ("etter hvert")
+is written with ``+`` for its spaces (``engine_term``), a character no
+token of a text can hold; queries sent to the engine encode their terms
+the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ logger = logging.getLogger(__name__)
 BLOCK_POSTINGS = 8_000_000
 
 
+# Stands for the space inside a multi-word term: not a word character and not
+# one a token joins words with (analyzer.TOKEN_RE), so no text term holds it.
+SPACE_MARK = "+"
+
+
+def engine_term(term: str) -> str:
+    """A term as the engine indexes it: one whitespace-free token."""
+    if not term or SPACE_MARK in term or any(c.isspace() and c != " " for c in term):
+        raise ValueError(f"term {term!r} cannot be written as one token")
+    return term.replace(" ", SPACE_MARK)
+
+
 @dataclass(frozen=True)
 class PassageTerms:
     """One passage as a distributed engine would index it: its id in the
@@ -43,7 +58,7 @@ class PassageTerms:
     page_end: int
     page_label: str | None
     section: str
-    terms: list[str]  # each term as often as it occurs, in the index's term order
+    terms: list[str]  # each term (as ``engine_term``) as often as it occurs, in the index's term order
     tags: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,10 +105,12 @@ def row_terms(seg: SegmentFile, lo: int, hi: int) -> list[list[str]]:
     for r, t, f in zip((rows - lo).tolist(), terms.tolist(), tfs.tolist()):
         name = names.get(t)
         if name is None:
-            name = names[t] = seg.term_bytes(t).decode("utf-8")
-            if not name or any(c.isspace() for c in name):
+            raw = seg.term_bytes(t).decode("utf-8")
+            try:
+                name = names[t] = engine_term(raw)
+            except ValueError as exc:
                 # A whitespace analyzer would split it: the export would not be the index.
-                raise IndexError_(f"{seg.path}: term {name!r} is empty or holds whitespace; cannot export it")
+                raise IndexError_(f"{seg.path}: {exc}; cannot export it") from exc
         out[r].extend([name] * f)
     return out
 
