@@ -643,11 +643,13 @@ class Index:
         top: int = 30,
         sort: str = "ll",
         max_p: float | None = None,
+        min_docs: int = 1,
     ) -> Keyness:
         """Lemmas typical of the passages ``filters`` selects against the rest
         of the index (or against the passages ``against`` selects): G² with
         its p-value and the log ratio, sorted by G² (``sort="ll"``) or by
-        log ratio (``"ratio"``); see ``plansok.views.frequencies``."""
+        log ratio (``"ratio"``), used in at least ``min_docs`` documents of
+        their side; see ``plansok.views.frequencies``."""
         from plansok.views.frequencies import keyness
 
         filters = self._view_filters(filters)
@@ -660,7 +662,9 @@ class Index:
             reason = explain_empty(f, docs) if f is not None else None
             if reason:
                 raise EmptySelection(f"{side}: {reason}")
-        return keyness(self.searcher(), filters, against, min_freq=min_freq, top=top, sort=sort, max_p=max_p)
+        return keyness(
+            self.searcher(), filters, against, min_freq=min_freq, top=top, sort=sort, max_p=max_p, min_docs=min_docs
+        )
 
     def collocations(
         self,

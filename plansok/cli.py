@@ -460,6 +460,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _filter_args(p)
     p.add_argument("--min-freq", type=int, default=5, metavar="N", help="a lemma must occur N times (default 5)")
+    p.add_argument(
+        "--min-docs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="... in at least N documents of its side (default 1; 2 or more keeps one plan's place names out)",
+    )
     p.add_argument("--top", type=int, default=25, metavar="N", help="keywords to show (default 25; 0: all)")
     p.add_argument("--sort", choices=["ll", "ratio"], default="ll", help="by G² (default) or by log ratio")
     p.add_argument("--max-p", type=float, metavar="P", help="only keywords with p <= P (e.g. 0.001)")
@@ -1292,7 +1299,13 @@ def cmd_keyness(args: argparse.Namespace) -> int:
     ix = _open(args)
     try:
         result = ix.keyness(
-            _filters(args), _against(args), min_freq=args.min_freq, top=args.top, sort=args.sort, max_p=args.max_p
+            _filters(args),
+            _against(args),
+            min_freq=args.min_freq,
+            top=args.top,
+            sort=args.sort,
+            max_p=args.max_p,
+            min_docs=args.min_docs,
         )
     except EmptySelection as exc:  # valid filters that select nothing: nothing found, like grep
         if args.json:

@@ -10,7 +10,7 @@ Filters everywhere are ``kommune=&type=&year=&start_year=&tag=&standard=&doc=`` 
     GET  /api/tags             the codebook's tags
     GET  /api/kwic             ?q=&within=&width=&sort=doc|left|right&limit=  (format=csv|json: a download)
     GET  /api/frequencies      ?by=&top=
-    GET  /api/keyness          ?top=&min_freq=  the filtered passages against the rest of the index, or
+    GET  /api/keyness          ?top=&min_freq=&min_docs=  the filtered passages against the rest of the index, or
                                against the passages the ref_ filters select (ref_start_year=2014-2019 ...)
     GET  /api/collocations     ?q=&window=&measure=ll|mi&top=&min_freq=
     GET  /api/matrix           ?row=QUERY (repeated)&row_tag=&row_code=&by=&measure=&refs=1
@@ -598,6 +598,7 @@ class ServeApp:
             against,
             min_freq=max(1, _int_arg(req, "min_freq", 5)),
             top=max(1, min(_int_arg(req, "top", 30), 200)),
+            min_docs=max(1, _int_arg(req, "min_docs", 1)),
         )
         return result.to_dict()
 

@@ -114,3 +114,21 @@ def test_keyness_reference_in_the_web_api(ix: Index) -> None:
     assert call(app, "/api/keyness", {"start_year": "soon"})[0] == 400
     with pytest.raises(PlansokError):
         ix.keyness(Filters(), Filters(start_year=(2014, 2019)))
+
+
+def test_keyness_with_a_range_criterion_puts_the_newer_plans_word_first(ix: Index) -> None:
+    """--min-docs 2: only words both newer plans use can be key, so one plan's
+    place names (Ringerike, E16, Sigdal) no longer outrank what the group has
+    in common, and bærekraftsmål (see above) is among the first three."""
+    result = ix.keyness(
+        Filters(doc_type=["samfunnsdel"], start_year=(2020, 2024)),
+        Filters(doc_type=["samfunnsdel"], start_year=(2014, 2019)),
+        top=0,
+        min_docs=2,
+    )
+    lemmas = [k.lemma for k in result.keywords]
+    assert "bærekraftsmål" in lemmas[:3], lemmas[:10]
+    assert not {"ringerike", "sigdal", "e16"} & set(lemmas)
+    assert all(k.documents >= 2 for k in result.keywords) and result.to_dict()["min_docs"] == 2
+    with pytest.raises(PlansokError, match="min-docs"):
+        ix.keyness(Filters(doc_type=["samfunnsdel"]), min_docs=0)

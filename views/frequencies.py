@@ -354,6 +354,7 @@ class Keyness:
     sort: str = "ll"
     overlap: int = 0  # passages in both selections, counted in the subset only
     message: str | None = None
+    min_docs: int = 1
 
     def describe(self) -> tuple[str, str]:
         subset = " ".join(self.filters.describe()) or "all passages"
@@ -378,6 +379,7 @@ class Keyness:
             "documents_ref": self.documents_ref,
             "overlap": self.overlap,
             "min_freq": self.min_freq,
+            "min_docs": self.min_docs,
             "sort": self.sort,
             "keywords": [k.to_dict() for k in self.keywords],
             "negative": [k.to_dict() for k in self.negative],
@@ -411,12 +413,17 @@ def keyness(
     top: int = 30,
     sort: str = "ll",
     max_p: float | None = None,
+    min_docs: int = 1,
 ) -> Keyness:
     """Lemmas more (and less) frequent in the passages ``filters`` selects
     than in the reference: the passages ``against`` selects, or every other
     passage. A passage both select counts in the subset only. A lemma is
     listed when it occurs at least ``min_freq`` times on the side it is more
-    frequent on (and, with ``max_p``, when p <= max_p)."""
+    frequent on (and, with ``max_p``, when p <= max_p), in at least
+    ``min_docs`` of that side's documents: a range criterion, so a word of a
+    whole group of plans is not drowned by one plan's place names."""
+    if min_docs < 1:
+        raise PlansokError(f"--min-docs must be 1 or more, not {min_docs}")
     if sort not in KEYNESS_SORTS:
         raise PlansokError(f"sort by one of {', '.join(KEYNESS_SORTS)}, not {sort!r}")
     store = searcher.ix.store
@@ -446,7 +453,7 @@ def keyness(
     b_counts, b_spread, d = _pool(ref_counts.values())
     result = Keyness(
         filters, against, c, d, sorted(subset_counts), sorted(ref_counts), [], [], min_freq, sort,
-        overlap if against is not None else 0,
+        overlap if against is not None else 0, None, min_docs,
     )  # fmt: skip
     if not c or not d:
         if not c:
@@ -466,6 +473,8 @@ def keyness(
         a, b = a_counts[lemma], b_counts[lemma]
         more_here = a * d > b * c
         if (a if more_here else b) < min_freq or a * d == b * c:
+            continue
+        if (a_spread[lemma] if more_here else b_spread[lemma]) < min_docs:
             continue
         score = g2(((a, b), (c - a, d - b)))
         p = float(chi2.sf(score, 1))
