@@ -59,6 +59,7 @@ def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> d
     """Write ``corpus`` as a plansok index in ``out_dir``; returns counts,
     sizes and ``write_s``, the time spent in ``IndexStore.add_documents``
     (segments, SQLite, merges), apart from making the batches' documents."""
+    from plansok.analysis.prose import left_out_kind
     from plansok.index.store import IndexStore
     from plansok.models import AnalysedDoc, Page, Passage
 
@@ -69,6 +70,9 @@ def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> d
     templates = list(sample["docs"].values())
     forms = {f: t for f, t in sample["forms"]}
     objs = np.asarray(corpus.vocab, dtype=object)
+    # What results leave out, classified at analysis as ingest does (outside the
+    # timed writes, like the terms); a scaled copy has its source passage's form.
+    kinds = [left_out_kind(p["text"]) for p in passages]
     rnd = random.Random(SEED)
     n_docs = math.ceil(corpus.n / DOC_PASSAGES)
     per_batch = math.ceil(n_docs / math.ceil(corpus.n / BATCH_PASSAGES))
@@ -82,12 +86,13 @@ def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> d
                 lo, hi = j * DOC_PASSAGES, min((j + 1) * DOC_PASSAGES, corpus.n)
                 meta = _doc_meta(j, templates[j % len(templates)])
                 flat = objs[corpus.tok[off[lo] : off[hi]]].tolist()
-                terms, lengths, plist = [], [], []
+                terms, lengths, plist, kind = [], [], [], []
                 for r in range(lo, hi):
                     s = src[r]
                     p = passages[s]
                     terms.append(flat[off[r] - off[lo] : off[r + 1] - off[lo]])
                     lengths.append(int(doc_len[s]))
+                    kind.append(kinds[s])
                     plist.append(
                         Passage(
                             meta.doc_id,
@@ -103,7 +108,7 @@ def build_full_index(corpus: Corpus, sample: dict[str, Any], out_dir: Path) -> d
                 n_pages = max(p.page_end for p in plist)
                 meta.n_pages = n_pages
                 pages = [Page(number=i, text="", label=None, source="text") for i in range(1, n_pages + 1)]
-                batch.append(AnalysedDoc(meta, pages, plist, terms, lengths, forms if j == 0 else {}))
+                batch.append(AnalysedDoc(meta, pages, plist, terms, lengths, forms if j == 0 else {}, [], kind))
             t0 = time.perf_counter()
             store.add_documents(batch)
             write_s += time.perf_counter() - t0

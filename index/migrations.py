@@ -102,6 +102,20 @@ def _segments(db: sqlite3.Connection, path: Path) -> None:
         upgrade(path)
 
 
+def _passage_kinds(db: sqlite3.Connection, path: Path) -> None:
+    """Reference lists and contents pages recorded per passage, so results
+    leave them out without reading every match's text."""
+    from plansok.analysis.prose import left_out_kind
+
+    db.execute("CREATE TABLE IF NOT EXISTS passage_kinds (pid INTEGER PRIMARY KEY, kind TEXT NOT NULL)")
+    rows = []
+    for pid, text in db.execute("SELECT pid, text FROM passages"):
+        kind = left_out_kind(text)
+        if kind is not None:
+            rows.append((pid, kind))
+    db.executemany("INSERT OR REPLACE INTO passage_kinds VALUES (?, ?)", rows)
+
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_tags_table", "passage tags live in the index", _tags_table),
     Migration("0002_next_pid", "passage ids are never reused", _next_pid),
@@ -109,6 +123,7 @@ MIGRATIONS: list[Migration] = [
     Migration("0004_forms_by_analysis", "word forms are keyed by analysis version", _forms_by_analysis),
     Migration("0005_tagger_format", "the tagger model carries a format number", _tagger_format),
     Migration("0006_segments", "segments in the current segment format", _segments),
+    Migration("0007_passage_kinds", "reference lists and contents pages recorded at ingest", _passage_kinds),
 ]
 # Format 1 is every index written before migrations were named; each step adds one.
 FORMAT_VERSION = 1 + len(MIGRATIONS)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plansok.analysis.prose import left_out_kind
 from plansok.errors import IndexError_
 from plansok.index import migrations
 from plansok.index.migrations import FORMAT_VERSION
@@ -104,6 +105,7 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (pid, tag)
 );
 CREATE INDEX IF NOT EXISTS tags_tag ON tags (tag);
+CREATE TABLE IF NOT EXISTS passage_kinds (pid INTEGER PRIMARY KEY, kind TEXT NOT NULL);
 """
 
 # The passages table's columns in the order of Passage's fields (after pid).
@@ -288,6 +290,12 @@ class IndexStore:
                 out[r[0]] = Passage(*r[1:])
         return out
 
+    def left_out_kinds(self) -> tuple[np.ndarray, list[str]]:
+        """The passages results leave out by default (reference lists and
+        contents pages): their ids, sorted, and each one's kind."""
+        rows = self.db.execute("SELECT pid, kind FROM passage_kinds ORDER BY pid").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows]
+
     def forms(self, keys: Sequence[str]) -> dict[str, list[str]]:
         """Stored terms of word forms, under the analysis the index was built with."""
         analysis = self.get_meta("analysis", "") or ""
@@ -439,15 +447,21 @@ class IndexStore:
                 )
                 rows = []
                 tag_rows = []
+                kind_rows = []
+                # Recorded at ingest, so a query never reads texts to leave them out.
+                kinds = d.kinds if d.kinds is not None else [left_out_kind(p.text) for p in d.passages]
                 for i, p in enumerate(d.passages):
                     rows.append(
                         (pid, p.doc_id, p.ordinal, p.page_start, p.page_end, p.page_label, p.section, p.source, p.text)
                     )
+                    if kinds[i] is not None:
+                        kind_rows.append((pid, kinds[i]))
                     for tag, conf, source, evidence in d.tags[i] if i < len(d.tags) else ():
                         tag_rows.append((pid, tag, conf, source, json.dumps(evidence, ensure_ascii=False)))
                     pid += 1
                 self.db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self.db.executemany("INSERT INTO tags VALUES (?, ?, ?, ?, ?)", tag_rows)
+                self.db.executemany("INSERT INTO passage_kinds VALUES (?, ?)", kind_rows)
                 self.db.executemany(
                     "INSERT OR REPLACE INTO forms VALUES (?, ?, ?)",
                     [(analysis or self.get_meta("analysis", "") or "", f, t) for f, t in d.forms.items()],
@@ -485,6 +499,7 @@ class IndexStore:
 
     def _delete_rows(self, doc_id: str) -> bool:
         self.db.execute("DELETE FROM tags WHERE pid IN (SELECT pid FROM passages WHERE doc_id = ?)", (doc_id,))
+        self.db.execute("DELETE FROM passage_kinds WHERE pid IN (SELECT pid FROM passages WHERE doc_id = ?)", (doc_id,))
         cur = self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM pages WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plansok.analysis import ANALYSIS_VERSION
+from plansok.analysis.prose import left_out_kind
 from plansok.errors import IngestError, PlansokError
 from plansok.index.store import IndexedSource, IndexStore
 from plansok.ingest.formats import read_docx, read_html, read_text
@@ -297,7 +298,8 @@ class DocumentAnalyser:
             tag_words, tag_terms = [w for w, _ in pairs], [t for _, t in pairs]
             for passage_tags in tagger.tag(tag_words, texts, tag_terms, sections):
                 tags.append([(t.tag, t.confidence, t.source, t.evidence) for t in passage_tags])
-        return AnalysedDoc(doc.meta, doc.pages, passages, terms, lengths, forms, tags)
+        kinds = [left_out_kind(p.text) for p in passages]  # what results leave out, decided here, not per query
+        return AnalysedDoc(doc.meta, doc.pages, passages, terms, lengths, forms, tags, kinds)
 
 
 def ingest(

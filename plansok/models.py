@@ -193,3 +193,6 @@ class AnalysedDoc:
     lengths: list[int]
     forms: dict[str, str]  # "<standard>:<form>" -> space-separated terms
     tags: list[list[TagRow]] = field(default_factory=list)  # per passage, where tagged
+    # Per passage, "references" or "contents" where results leave it out
+    # (analysis.prose.left_out_kind); None: not classified, the writer does it.
+    kinds: list[str | None] | None = None

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from plansok.analysis.analyzer import encode_terms, form_key, tokenize
+from plansok.analysis.prose import is_prose
 from plansok.tag.codebook import Codebook
-from plansok.tag.prose import is_prose
 from plansok.tag.rules import RuleTagger, Word
 
 SECTION_PREFIX = "§"

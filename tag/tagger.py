@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from plansok.analysis.analyzer import Analyzer
+from plansok.analysis.prose import is_prose
 from plansok.errors import PlansokError
 from plansok.tag.codebook import Codebook
 from plansok.tag.features import extra_features, forms_of, section_terms, words_and_terms
 from plansok.tag.model import TagModel
-from plansok.tag.prose import is_prose
 from plansok.tag.rules import RuleTagger, Word
 
 logger = logging.getLogger(__name__)

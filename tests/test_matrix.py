@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -284,3 +285,48 @@ def test_matrix_on_the_command_line(ix: Index, tmp_path: Path, capsys) -> None:
     assert "no row has a hit" in capsys.readouterr().err
     assert main([*args, "--kommune", "Bergen"]) == 2
     assert "Bergen" in capsys.readouterr().err
+
+
+def test_reference_lists_are_recorded_at_ingest_so_a_query_never_reads_texts_to_leave_them_out(
+    ix: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What results leave out is decided from `passage_kinds`, written at
+    ingest: a cold query at a million passages must not read every match's
+    text to find the reference lists (issue 10's cold-query budget)."""
+    from plansok.query.search import SearchOptions
+    from plansok.views.results import find_matches
+
+    kinds = dict(ix.store.db.execute("SELECT pid, kind FROM passage_kinds").fetchall())
+    refs = [pid for pid, kind in kinds.items() if kind == "references"]
+    assert refs and all(k in ("references", "contents") for k in kinds.values())
+    hood = ix.store.passages_by_pid(refs)
+    assert any("Hood, C. (1991)" in p.text for p in hood.values())
+
+    searcher = ix.searcher()
+
+    def no_text(*_a, **_k):
+        raise AssertionError("a passage's text was read to leave out reference lists")
+
+    monkeypatch.setattr(searcher.ix.store, "passages_by_pid", no_text)
+    m = find_matches(searcher, "barnefattigdom", SearchOptions(), None)
+    assert m.left_out == {"references": 1}
+
+
+def test_an_index_without_recorded_kinds_gets_them_when_opened(tmp_path: Path, corpus: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    _write_plan(src, "0602_drammen_boligsosial_handlingsplan_2015-2019", DRAMMEN_2015, HEADER)
+    path = tmp_path / "ix"
+    with Index.open(path, create=True) as ix:
+        assert ix.ingest([src], tag=False).ok
+        before = ix.store.db.execute("SELECT pid, kind FROM passage_kinds ORDER BY pid").fetchall()
+    assert before
+    db = sqlite3.connect(path / "plansok.sqlite", isolation_level=None)
+    db.executescript(
+        "DROP TABLE passage_kinds; DELETE FROM migrations WHERE name = '0007_passage_kinds';"
+        "UPDATE meta SET value = '7' WHERE key = 'version';"
+    )
+    db.close()
+    with Index.open(path) as ix:
+        assert ix.store.db.execute("SELECT pid, kind FROM passage_kinds ORDER BY pid").fetchall() == before
+        assert ix.results("barnefattigdom").left_out == {"references": 1}

@@ -212,7 +212,7 @@ NOT_PROSE = {
 
 @pytest.mark.parametrize("kind", sorted(NOT_PROSE))
 def test_no_theory_tags_on_text_that_is_not_prose(tagger: Tagger, kind: str) -> None:
-    from plansok.tag.prose import why_not_prose
+    from plansok.analysis.prose import why_not_prose
 
     text = NOT_PROSE[kind]
     assert why_not_prose(text) == kind

@@ -12,7 +12,7 @@ copies in other plans: folding copies under one hit is how the ranked list is
 shown, not what is counted, because each copy stands in its own plan.
 
 Reference lists and contents pages are recognised by their form alone
-(:func:`plansok.tag.prose.why_not_prose`: "references" or "contents"); they
+(:func:`plansok.analysis.prose.why_not_prose`: "references" or "contents"); they
 match the words of almost any query without saying anything about them.
 They are left out of the hits, the totals and the matrices by default, and
 the number left out is reported. Tables and lists are kept: a plan's
@@ -32,15 +32,13 @@ from typing import Any
 import numpy as np
 
 from plansok.analysis.analyzer import TOKEN_RE
+from plansok.analysis.prose import LEFT_OUT  # the kinds of non-prose left out of results by default
 from plansok.index.searcher import LoadedIndex
 from plansok.models import Hit
 from plansok.query.filters import Filters
 from plansok.query.plan import QueryPlan, SearchOptions
 from plansok.query.search import Searcher
-from plansok.tag.prose import why_not_prose
 
-# The kinds of non-prose left out of results by default.
-LEFT_OUT = ("references", "contents")
 LEFT_OUT_NAMES = {"references": "reference lists", "contents": "contents pages"}
 
 
@@ -52,9 +50,9 @@ class PassageFacts:
     def __init__(self, ix: LoadedIndex) -> None:
         self.ix = ix
         self._words: dict[int, int] = {}
-        self._kind: dict[int, str | None] = {}
         self._lock = threading.Lock()
         self._row_of_pid: tuple[np.ndarray, np.ndarray] | None = None
+        self._left_out: tuple[np.ndarray, list[str]] | None = None
 
     def _load(self, pids: list[int]) -> None:
         missing = [p for p in pids if p not in self._words]
@@ -68,8 +66,6 @@ class PassageFacts:
                 # Words as the analysis reads them, numbers aside: a table of
                 # figures should not dilute a rate per 10,000 words.
                 self._words[pid] = sum(1 for m in TOKEN_RE.finditer(text) if not m.group().isdigit())
-                kind = why_not_prose(text) if p is not None else None
-                self._kind[pid] = kind if kind in LEFT_OUT else None
 
     def words(self, rows: np.ndarray) -> np.ndarray:
         pids = self.ix.pids[rows].tolist() if len(rows) else []
@@ -78,9 +74,27 @@ class PassageFacts:
 
     def kinds(self, rows: np.ndarray) -> list[str | None]:
         """Per row, "references", "contents" or None (a passage results may show)."""
-        pids = self.ix.pids[rows].tolist() if len(rows) else []
-        self._load(pids)
-        return [self._kind[p] for p in pids]
+        kept = self.shown(rows)
+        if kept.all():
+            return [None] * len(rows)
+        left_pids, left_kinds = self._left_out_pids()
+        pids = np.asarray(self.ix.pids)[rows]
+        at = np.searchsorted(left_pids, pids)
+        return [None if k else left_kinds[int(i)] for k, i in zip(kept.tolist(), at.tolist())]
+
+    def shown(self, rows: np.ndarray) -> np.ndarray:
+        """Per row, whether results show the passage: not a reference list or
+        contents page, as recorded at ingest (no passage text is read)."""
+        left_pids, _ = self._left_out_pids()
+        if not len(rows) or not len(left_pids):
+            return np.ones(len(rows), dtype=bool)
+        return ~np.isin(np.asarray(self.ix.pids)[rows], left_pids)
+
+    def _left_out_pids(self) -> tuple[np.ndarray, list[str]]:
+        with self._lock:
+            if self._left_out is None:
+                self._left_out = self.ix.store.left_out_kinds()
+            return self._left_out
 
     def rows_of_pids(self, pids: Sequence[int]) -> dict[int, int]:
         """pid -> row in this commit, for the pids that are live in it."""

@@ -11,6 +11,10 @@ holds. These checks look only at the form of the text, never at its topic:
   together with years;
 - a contents list: several numbered titles ending in a page number, or leaders;
 - a list of titles: several short lines, few of them sentences.
+
+It sits with the analysis because both the tagger (no theory tags on
+non-prose) and the index (reference lists and contents pages are recorded at
+ingest, so results can leave them out without reading a passage) use it.
 """
 
 from __future__ import annotations
@@ -60,3 +64,15 @@ def why_not_prose(text: str) -> str | None:
 
 def is_prose(text: str) -> bool:
     return why_not_prose(text) is None
+
+
+# What results leave out unless asked: they match almost any query's words
+# without saying anything about them. Tables and lists stay (a plan's
+# measures are often a list, its targets a table).
+LEFT_OUT = ("references", "contents")
+
+
+def left_out_kind(text: str) -> str | None:
+    """ "references" or "contents" for a passage results leave out, else None."""
+    kind = why_not_prose(text)
+    return kind if kind in LEFT_OUT else None
