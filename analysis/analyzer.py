@@ -190,12 +190,12 @@ class Analyzer:
             pairs.append((a, b, fa + fb))
         if not pairs:
             return
-        lex.prepare([j for _, _, j in pairs], standard)
+        # Lexicalised words only: any two nouns make a compound reading.
+        listed = lex.listed_lemmas([j for _, _, j in pairs], standard)
         for a, b, joined in pairs:
-            w = lex.word(joined, standard)
-            # Lexicalised words only: any two nouns make a compound reading.
-            if w.known and not w.compound and w.lemma not in a.whole and w.lemma not in b.whole:
-                a.joined = w.lemma
+            lemma = listed.get(joined)
+            if lemma and lemma not in a.whole and lemma not in b.whole:
+                a.joined = lemma
 
     def terms(self, text: str, standard: str = "nb") -> list[str]:
         """All index terms of a text, in order (stop words dropped)."""

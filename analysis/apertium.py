@@ -106,6 +106,10 @@ def apertium_version(data_dir: Path) -> str:
     return ";".join(out)
 
 
+# Linux's pipe buffer is 64 KiB; a batch of at most half of it is written at once.
+_DIRECT_WRITE = 32 * 1024
+
+
 class LtProc:
     """One ``lt-proc`` process over one transducer, fed in null-flushed batches."""
 
@@ -129,10 +133,17 @@ class LtProc:
         with self._lock:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
-            # Write from another thread: lt-proc answers while it reads, and a large
-            # batch would otherwise fill both pipes and leave each side waiting.
-            writer = threading.Thread(target=_feed, args=(proc.stdin, text.encode("utf-8") + b"\0"), daemon=True)
-            writer.start()
+            data = text.encode("utf-8") + b"\0"
+            writer = None
+            if len(data) <= _DIRECT_WRITE:
+                # Fits the empty pipe's buffer: the write cannot block, and most
+                # batches are this small (a thread per batch cost more than lt-proc).
+                _feed(proc.stdin, data)
+            else:
+                # Write from another thread: lt-proc answers while it reads, and a large
+                # batch would otherwise fill both pipes and leave each side waiting.
+                writer = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
+                writer.start()
             buf = bytearray()
             fd = proc.stdout.fileno()
             while True:
@@ -142,7 +153,8 @@ class LtProc:
                 buf += chunk
                 if buf.endswith(b"\0"):
                     break
-            writer.join()
+            if writer is not None:
+                writer.join()
             return buf[:-1].decode("utf-8", errors="replace")
 
     def close(self) -> None:

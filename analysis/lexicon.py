@@ -30,6 +30,7 @@ MIN_MODIFIER = 3
 MIN_HEAD = 4
 MIN_SPLIT = 7  # shorter lexicalised words are not split further
 MAX_WORD = 64
+PIECE_CACHE_MAX = 1_000_000  # entries; a national corpus meets more pieces than memory should hold
 FREQ_FLOOR = 1e-9
 # Parts of speech that carry no topic; a content reading wins over them.
 FUNCTION_POS = frozenset(
@@ -66,6 +67,10 @@ class Lexicon:
     _cache: dict[tuple[str, str], WordAnalysis] = field(default_factory=dict, repr=False)
     _nb_of: dict[Unit, str] = field(default_factory=dict, repr=False)
     _split_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # Readings of compound pieces (hus, fattigdommen): every passage's unknown
+    # words are cut into the same few thousand pieces, and asking the analyser
+    # again for each passage made ingest several times slower.
+    _piece_cache: dict[tuple[str, str], list[tuple[str, Reading]]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def apertium(self) -> Apertium:
@@ -153,6 +158,34 @@ class Lexicon:
                     self._cache[(f, standard)] = WordAnalysis((whole,), parts, known=True, compound=True)
                 else:
                     self._cache[(f, standard)] = WordAnalysis((f,), (), known=False)
+
+    def listed_lemmas(self, forms: Iterable[str], standard: str = "nb") -> dict[str, str]:
+        """The lemma of each form the dictionary lists as one word (not a
+        compound built on the fly); forms it does not list are left out.
+
+        The same answer ``word(form)`` gives through ``known and not
+        compound``, without splitting the forms the dictionary does not know:
+        a check of every pair of neighbouring words ("livs kvalitet") would
+        otherwise cut thousands of non-words into compound pieces.
+        """
+        out: dict[str, str] = {}
+        todo: list[str] = []
+        for f in dict.fromkeys(forms):
+            hit = self._cache.get((f, standard))
+            if hit is not None:
+                if hit.known and not hit.compound and hit.whole:
+                    out[f] = hit.lemma
+            elif _analysable(f):
+                todo.append(f)
+        if todo:
+            readings = self._readings(todo, standard)
+            self._map_to_bokmaal(readings)
+            for f in todo:
+                if readings[f]:
+                    whole, _kept, compound = self._choose(f, readings[f])
+                    if not compound and whole:
+                        out[f] = whole[0]
+        return out
 
     def _readings(self, forms: list[str], standard: str) -> dict[str, list[tuple[str, Reading]]]:
         """(standard, reading) pairs per form.
@@ -301,8 +334,14 @@ class Lexicon:
         bokmål lemmas. A modifier must be a base form (hus, not the verb
         form of huse; not bos for bo); a head may be inflected
         (…fattigdommen). Neither may itself be an unlisted compound."""
-        readings = self._readings(pieces, standard)
-        self._map_to_bokmaal(readings)
+        todo = [p for p in pieces if (p, standard) not in self._piece_cache]
+        if todo:
+            if len(self._piece_cache) > PIECE_CACHE_MAX:
+                self._piece_cache.clear()
+            fresh = self._readings(todo, standard)
+            self._map_to_bokmaal(fresh)
+            self._piece_cache.update({(p, standard): rs for p, rs in fresh.items()})
+        readings = {p: self._piece_cache[(p, standard)] for p in pieces}
         mods: dict[str, str] = {}
         heads: dict[str, str] = {}
         for p in pieces:
