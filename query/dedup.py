@@ -3,12 +3,19 @@ years, and a researcher wants one hit that lists where else it stands."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 import zlib
+
+import numpy as np
+import scipy.sparse as sp
 
 _WORD_RE = re.compile(r"\w+")
 SHINGLE = 4
 THRESHOLD = 0.8
+# Up to this many texts, fold_signatures compares all pairs at once.
+TABLE_MAX = 1024
 
 
 def shingles(text: str, n: int = SHINGLE) -> frozenset[int]:
@@ -39,16 +46,48 @@ def fold_signatures(sigs: list[frozenset[int]], threshold: float = THRESHOLD, pr
     min-hashing): two texts that mostly overlap almost surely share one, so
     a page of hits costs a few set look-ups per text rather than all pairs.
     """
-    owner = list(range(len(sigs)))
+    n = len(sigs)
+    # Lightly edited copies share their probes but stay under the threshold, so
+    # nearly every candidate would be compared: which pairs overlap enough comes
+    # from one sparse product in C instead, and a text with no such earlier text
+    # skips its candidates. The table is square, so a very long list compares sets.
+    table = _overlapping(sigs, threshold) if 2 <= n <= TABLE_MAX else None
+    owner = list(range(n))
     by_probe: dict[int, list[int]] = {}
     for i, sig in enumerate(sigs):
-        probe = sorted(sig)[:probes]
-        candidates = dict.fromkeys(j for h in probe for j in by_probe.get(h, ()))
-        for j in candidates:
-            if overlap(sig, sigs[j]) >= threshold:
-                owner[i] = j
-                break
+        probe = heapq.nsmallest(probes, sig)
+        if table is None or table[1][i]:
+            candidates = dict.fromkeys(j for h in probe for j in by_probe.get(h, ()))
+            for j in candidates:
+                if (overlap(sig, sigs[j]) >= threshold) if table is None else table[0][i][j]:
+                    owner[i] = j
+                    break
+            else:
+                for h in probe:
+                    by_probe.setdefault(h, []).append(i)
         else:
             for h in probe:
                 by_probe.setdefault(h, []).append(i)
     return owner
+
+
+def _overlapping(sigs: list[frozenset[int]], threshold: float) -> tuple[list[list[bool]], list[bool]]:
+    """Which pairs of signatures reach ``threshold`` by :func:`overlap` (a
+    square table), and for each text whether any earlier one does."""
+    n = len(sigs)
+    lens = np.fromiter((len(s) for s in sigs), dtype=np.int64, count=n)
+    flat = np.fromiter(itertools.chain.from_iterable(sigs), dtype=np.int64, count=int(lens.sum()))
+    _, cols = np.unique(flat, return_inverse=True)
+    indptr = np.concatenate([[0], np.cumsum(lens)])
+    m = sp.csr_matrix(
+        (np.ones(len(flat), dtype=np.int32), cols.ravel(), indptr), shape=(n, int(cols.max(initial=-1)) + 1)
+    )
+    shared = (m @ m.T).toarray().astype(np.float64)
+    small = np.minimum.outer(lens, lens)
+    # The same division as overlap()'s, so a share at the threshold decides alike;
+    # an empty text overlaps nothing.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(small > 0, shared / np.maximum(small, 1), 0.0)
+    ok = share >= threshold
+    earlier = np.tril(ok, -1).any(axis=1)
+    return ok.tolist(), earlier.tolist()
