@@ -51,11 +51,16 @@ def fold_signatures(sigs: list[frozenset[int]], threshold: float = THRESHOLD, pr
     # nearly every candidate would be compared: which pairs overlap enough comes
     # from one sparse product in C instead, and a text with no such earlier text
     # skips its candidates. The table is square, so a very long list compares sets.
-    table = _overlapping(sigs, threshold) if 2 <= n <= TABLE_MAX else None
+    table = None
+    if 2 <= n <= TABLE_MAX:
+        try:
+            table = _overlapping(sigs, threshold, probes)
+        except OverflowError:  # hashes beyond 64 bits (not shingles()'): compare the sets
+            table = None
     owner = list(range(n))
     by_probe: dict[int, list[int]] = {}
     for i, sig in enumerate(sigs):
-        probe = heapq.nsmallest(probes, sig)
+        probe = heapq.nsmallest(probes, sig) if table is None else table[2][i]
         if table is None or table[1][i]:
             candidates = dict.fromkeys(j for h in probe for j in by_probe.get(h, ()))
             for j in candidates:
@@ -71,17 +76,23 @@ def fold_signatures(sigs: list[frozenset[int]], threshold: float = THRESHOLD, pr
     return owner
 
 
-def _overlapping(sigs: list[frozenset[int]], threshold: float) -> tuple[list[list[bool]], list[bool]]:
+def _overlapping(
+    sigs: list[frozenset[int]], threshold: float, probes: int
+) -> tuple[list[list[bool]], list[bool], list[list[int]]]:
     """Which pairs of signatures reach ``threshold`` by :func:`overlap` (a
-    square table), and for each text whether any earlier one does."""
+    square table), for each text whether any earlier one does, and each
+    text's ``probes`` smallest hashes."""
     n = len(sigs)
     lens = np.fromiter((len(s) for s in sigs), dtype=np.int64, count=n)
     flat = np.fromiter(itertools.chain.from_iterable(sigs), dtype=np.int64, count=int(lens.sum()))
-    _, cols = np.unique(flat, return_inverse=True)
+    uniq, cols = np.unique(flat, return_inverse=True)
     indptr = np.concatenate([[0], np.cumsum(lens)])
     m = sp.csr_matrix(
         (np.ones(len(flat), dtype=np.int32), cols.ravel(), indptr), shape=(n, int(cols.max(initial=-1)) + 1)
     )
+    # A column is a hash's rank, so a row's first columns are its smallest hashes.
+    m.sort_indices()
+    smallest = [uniq[m.indices[a : min(b, a + probes)]].tolist() for a, b in itertools.pairwise(m.indptr.tolist())]
     shared = (m @ m.T).toarray().astype(np.float64)
     small = np.minimum.outer(lens, lens)
     # The same division as overlap()'s, so a share at the threshold decides alike;
@@ -90,4 +101,4 @@ def _overlapping(sigs: list[frozenset[int]], threshold: float) -> tuple[list[lis
         share = np.where(small > 0, shared / np.maximum(small, 1), 0.0)
     ok = share >= threshold
     earlier = np.tril(ok, -1).any(axis=1)
-    return ok.tolist(), earlier.tolist()
+    return ok.tolist(), earlier.tolist(), smallest
