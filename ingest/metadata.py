@@ -850,22 +850,27 @@ def person_name(text: str) -> str:
     return t
 
 
+MAX_BYLINE = 200  # characters
+
+
 def _author_from_line(line: str) -> str:
     """A named author on a title page: "Utarbeidet av: Kari Nordmann",
     "Siv Merethe Glesne Folkehelsekoordinator" (a name and a role)."""
     text = line.strip()
-    if _CREDIT_LINE.match(text) or _NOT_AUTHOR_LEAD.match(text):
+    # A byline is a line, not a paragraph (a text file can be one line of a megabyte).
+    if len(text) > MAX_BYLINE or _CREDIT_LINE.match(text) or _NOT_AUTHOR_LEAD.match(text):
         return ""
     if m := _AUTHOR_LEAD.match(text):
         text = re.split(r",|\s+[–—-]\s+|\(", m.group(1))[0]
         return person_name(text)
     tokens = text.split()
     # A trailing role ("folkehelsekoordinator", "rådgiver"): long compound words are no names.
-    while tokens and (len(tokens[-1]) > 12 or _ROLE_SUFFIX.search(tokens[-1]) or tokens[-1].islower()):
-        tokens = tokens[:-1]
-    if len(tokens) < 2 or len(tokens) > 4:
+    end = len(tokens)
+    while end and (len(tokens[end - 1]) > 12 or _ROLE_SUFFIX.search(tokens[end - 1]) or tokens[end - 1].islower()):
+        end -= 1
+    if end < 2 or end > 4:
         return ""
-    return person_name(" ".join(tokens))
+    return person_name(" ".join(tokens[:end]))
 
 
 def _author_from_running(line: str) -> str:
