@@ -36,6 +36,7 @@ from plansok.errors import IndexError_
 from plansok.index import migrations
 from plansok.index.migrations import FORMAT_VERSION
 from plansok.index.segment_format import (
+    SEGMENT_VERSION,
     MergedSegment,
     NewSegment,
     OldSegmentFormat,
@@ -380,14 +381,14 @@ class IndexStore:
             try:
                 seg = SegmentFile(path)
             except OldSegmentFormat:
-                # Written before segment format 2: migrated on first use, as opening an older index is.
+                # Written in an older segment format: migrated on first use, as opening an older index is.
                 try:
                     with self.write_lock():
                         upgrade_segments(self.path)
                 except OSError as exc:
                     raise OldSegmentFormat(
-                        f"{path}: segment in the format of plansok before segment format 2, and it could not be "
-                        f"rewritten ({exc}); make {self.path} writable and search again"
+                        f"{path}: segment in an older format than segment format {SEGMENT_VERSION}, and it could "
+                        f"not be rewritten ({exc}); make {self.path} writable and search again"
                     ) from exc
                 seg = SegmentFile(path)
             cache[name] = seg
