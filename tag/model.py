@@ -258,11 +258,11 @@ def fit_calibrated(
         w = np.where(y == 1, share[rows], 1.0 - share[rows])
         order = np.argsort(rows, kind="stable")  # passage order, as with hard labels
         rows, y, w = rows[order], y[order], w[order]
+        soft = bool((w < 1).any())  # some passage's coders disagree
         pos = float(w[y == 1].sum())
         if pos < MIN_POSITIVES or float(w[y == 0].sum()) < MIN_POSITIVES or n_folds < 2:
-            stats[tag] = {"positives": round(pos, 1) if (share[known] % 1).any() else int(pos), "trained": False}
+            stats[tag] = {"positives": round(pos, 1) if soft else int(pos), "trained": False}
             continue
-        soft = bool((w < 1).any())
         xk, gk = x[rows], group_ids[rows]  # a passage's two rows share its fold
         k_folds = min(n_folds, len(set(gk.tolist())))
 

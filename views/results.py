@@ -73,22 +73,15 @@ class PassageFacts:
         return np.fromiter((self._words[p] for p in pids), dtype=np.int64, count=len(pids))
 
     def kinds(self, rows: np.ndarray) -> list[str | None]:
-        """Per row, "references", "contents" or None (a passage results may show)."""
-        kept = self.shown(rows)
-        if kept.all():
-            return [None] * len(rows)
+        """Per row, "references", "contents" or None (a passage results may
+        show), as recorded at ingest: no passage text is read."""
         left_pids, left_kinds = self._left_out_pids()
-        pids = np.asarray(self.ix.pids)[rows]
-        at = np.searchsorted(left_pids, pids)
-        return [None if k else left_kinds[int(i)] for k, i in zip(kept.tolist(), at.tolist())]
-
-    def shown(self, rows: np.ndarray) -> np.ndarray:
-        """Per row, whether results show the passage: not a reference list or
-        contents page, as recorded at ingest (no passage text is read)."""
-        left_pids, _ = self._left_out_pids()
         if not len(rows) or not len(left_pids):
-            return np.ones(len(rows), dtype=bool)
-        return ~np.isin(np.asarray(self.ix.pids)[rows], left_pids)
+            return [None] * len(rows)
+        pids = np.asarray(self.ix.pids)[rows]
+        at = np.minimum(np.searchsorted(left_pids, pids), len(left_pids) - 1)
+        found = left_pids[at] == pids
+        return [left_kinds[i] if f else None for f, i in zip(found.tolist(), at.tolist())]
 
     def _left_out_pids(self) -> tuple[np.ndarray, list[str]]:
         with self._lock:
