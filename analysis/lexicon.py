@@ -127,16 +127,8 @@ class Lexicon:
                 self._cache[(f, standard)] = WordAnalysis((f,), (), known=False)
         if not plain:
             return
-        readings = self._readings(plain, standard)
-        self._map_to_bokmaal(readings)
-        unknown: list[str] = []
-        chosen: dict[str, tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]], bool]] = {}
-        for f in plain:
-            rs = readings[f]
-            if rs:
-                chosen[f] = self._choose(f, rs)
-            else:
-                unknown.append(f)
+        chosen = self._chosen(plain, standard)
+        unknown = [f for f in plain if f not in chosen]
         # Lexicalised words are split in one batch for all forms (barnefattigdom -> barn, fattigdom).
         lexicalised = [w for _, kept, _ in chosen.values() for w, p in kept if not p]
         splits = self._lexicalised_splits(lexicalised)
@@ -177,15 +169,21 @@ class Lexicon:
                     out[f] = hit.lemma
             elif _analysable(f):
                 todo.append(f)
-        if todo:
-            readings = self._readings(todo, standard)
-            self._map_to_bokmaal(readings)
-            for f in todo:
-                if readings[f]:
-                    whole, _kept, compound = self._choose(f, readings[f])
-                    if not compound and whole:
-                        out[f] = whole[0]
+        for f, (whole, _kept, compound) in self._chosen(todo, standard).items():
+            if not compound and whole:
+                out[f] = whole[0]
         return out
+
+    def _chosen(
+        self, forms: list[str], standard: str
+    ) -> dict[str, tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]], bool]]:
+        """``_choose`` for each form the analysers have readings of (in one
+        batch per analyser); forms without readings are left out."""
+        if not forms:
+            return {}
+        readings = self._readings(forms, standard)
+        self._map_to_bokmaal(readings)
+        return {f: self._choose(f, readings[f]) for f in forms if readings[f]}
 
     def _readings(self, forms: list[str], standard: str) -> dict[str, list[tuple[str, Reading]]]:
         """(standard, reading) pairs per form.
