@@ -24,14 +24,10 @@ choices come from ``PLANSOK_FAULT_SEED``; ``PLANSOK_SLOW=1`` runs many more kill
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
-import select
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from faults.client import ServerClient
 
 from plansok.api import Index
 from plansok.index.store import MAX_SEGMENTS, MERGE_FACTOR, plan_merge
@@ -81,35 +78,14 @@ slow_only = pytest.mark.skipif(not SLOW, reason="long variant: set PLANSOK_SLOW=
 # ---------------------------------------------------------------- the writer server
 
 
-class CrashServer:
+class CrashServer(ServerClient):
     """Client of tests/faults/crash_server.py (its docstring gives the protocol)."""
 
     def __init__(self, log: Path) -> None:
-        self._log = open(log, "w")  # noqa: SIM115 - kept open for the server's lifetime
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            cwd=REPO,
-        )
-        assert self._read(120).get("ready")
-
-    def _read(self, timeout: float) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        if not select.select([self.proc.stdout], [], [], timeout)[0]:
-            raise AssertionError(f"crash server silent for {timeout} s (log: {self.log})")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"crash server died (log: {self.log})")
-        return json.loads(line)
+        super().__init__(SERVER, log, "crash server")
 
     def run(self, op: str, index: Path, **cmd: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": op, "index": str(index), "deadline": 120, **cmd}) + "\n")
-        self.proc.stdin.flush()
+        self._send({"op": op, "index": str(index), "deadline": 120, **cmd})
         return self._read(180)
 
     def ingest(self, index: Path, batches: list[list[Path]], **cmd: Any) -> dict[str, Any]:
@@ -117,16 +93,6 @@ class CrashServer:
         res = self.run("ingest", index, batches=[[str(p) for p in b] for b in batches], **cmd)
         assert not res["hung"] and not res.get("error"), res
         return res
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 @pytest.fixture(scope="module")

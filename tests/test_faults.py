@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 from conftest import minimal_pdf
+from faults.client import ServerClient
 
 from plansok.api import Filters, Index
 from plansok.cli import main as cli_main
@@ -56,38 +57,15 @@ slow_only = pytest.mark.skipif(not SLOW, reason="long variant: set PLANSOK_SLOW=
 # ---------------------------------------------------------------- the ingest server
 
 
-class IngestServer:
+class IngestServer(ServerClient):
     """Client of tests/faults/ingest_server.py (see its docstring for the protocol)."""
 
     def __init__(self, log: Path) -> None:
-        self._log = open(log, "w")  # noqa: SIM115 - kept open for the server's lifetime
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            cwd=REPO,
-        )
-        ready = self._read(timeout=120)
-        assert ready.get("ready"), ready
-
-    def _read(self, timeout: float) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not r:
-            raise AssertionError(f"ingest server silent for {timeout} s (log: {self._log.name})")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"ingest server died (log: {self._log.name})")
-        return json.loads(line)
+        super().__init__(SERVER, log, "ingest server")
 
     def start(self, index: Path, batches: list[list[Path]], **options: Any) -> None:
         """Send an ingest command; its answer is read by ``wait`` (or ``poll``)."""
-        assert self.proc.stdin is not None
-        cmd = {"index": str(index), "batches": [[str(p) for p in b] for b in batches], "deadline": 120, **options}
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
+        self._send({"index": str(index), "batches": [[str(p) for p in b] for b in batches], "deadline": 120, **options})
 
     def poll(self) -> dict[str, Any] | None:
         assert self.proc.stdout is not None
@@ -100,16 +78,6 @@ class IngestServer:
     def run(self, index: Path, batches: list[list[Path]], **options: Any) -> dict[str, Any]:
         self.start(index, batches, **options)
         return self.wait()
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 @pytest.fixture(scope="module")
