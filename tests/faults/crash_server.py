@@ -271,16 +271,8 @@ def _run(cmd: dict[str, Any], analyser: Any, taggers: dict[str, Any]) -> dict[st
         "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "elapsed": round(time.monotonic() - t0, 4),
         "marker_seen": None if seen_at is None else round(seen_at - t0, 4),
-        "markers": [],
     }
-    if marker and os.path.exists(marker):
-        with open(marker, encoding="utf-8") as fh:
-            answer["markers"] = fh.read().splitlines()
-    if os.path.exists(result_path):
-        with open(result_path, encoding="utf-8") as fh:
-            answer.update(json.load(fh))
-        os.unlink(result_path)
-    return answer
+    return ingest_server.with_child_output(answer, marker, result_path)
 
 
 def main() -> int:

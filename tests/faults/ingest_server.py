@@ -155,10 +155,16 @@ def _run(cmd: dict[str, Any], analyser: Any) -> dict[str, Any]:
         "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "elapsed": round(elapsed, 4),
-        "markers": [],
     }
-    if cmd.get("marker") and os.path.exists(cmd["marker"]):
-        with open(cmd["marker"], encoding="utf-8") as fh:
+    return with_child_output(answer, cmd.get("marker"), result_path)
+
+
+def with_child_output(answer: dict[str, Any], marker: str | None, result_path: str) -> dict[str, Any]:
+    """The answer with the markers the child passed (``markers``) and what it
+    wrote before it ended, if it got that far (the result file, then removed)."""
+    answer["markers"] = []
+    if marker and os.path.exists(marker):
+        with open(marker, encoding="utf-8") as fh:
             answer["markers"] = fh.read().splitlines()
     if os.path.exists(result_path):
         with open(result_path, encoding="utf-8") as fh:
