@@ -521,6 +521,11 @@ def _doc_of(view: SegmentView, local: np.ndarray) -> np.ndarray:
     return view.doc_pos[np.searchsorted(view.seg.doc_rows, local, side="right") - 1]
 
 
+def _page_group_of(view: SegmentView, local: np.ndarray) -> np.ndarray:
+    # A live row's page group is live (it holds the row).
+    return view.groups.to_compact(view.seg.row_group[local].astype(np.int64))[1] + view.group_base
+
+
 class LoadedIndex:
     """The index as of one commit, opened for searching."""
 
@@ -548,7 +553,8 @@ class LoadedIndex:
         self.page_bm25 = MappedBM25(self.table, "groups", groups, lensum)
         self.pids = RowArray(self, lambda v, local: v.seg.row_pid[local], np.int64)
         self.row_doc = RowArray(self, _doc_of, np.int64)
-        self._row_page_group: np.ndarray | None = None
+        # Row -> its page group's id in ``page_bm25``, read for the rows asked for.
+        self.page_group = RowArray(self, _page_group_of, np.int64)
         self._tag_scores: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -586,17 +592,6 @@ class LoadedIndex:
 
     def view_of_rows(self, rows: np.ndarray) -> np.ndarray:
         return np.searchsorted(self._row_bases, rows, side="right") - 1
-
-    @property
-    def row_page_group(self) -> np.ndarray:
-        """Row -> its page group's id in ``page_bm25`` (built on first use)."""
-        if self._row_page_group is None:
-            parts = []
-            for v in self.views:
-                _, compact = v.groups.to_compact(v.rows.take(v.seg.row_group).astype(np.int64))
-                parts.append(compact + v.group_base)
-            self._row_page_group = (np.concatenate(parts) if parts else np.zeros(0, np.int64)).astype(np.int32)
-        return self._row_page_group
 
     def tag_scores(self, tag: str) -> np.ndarray:
         """Per row, the confidence of ``tag`` (0 where the passage lacks it).

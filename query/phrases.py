@@ -25,7 +25,7 @@ import numpy as np
 from plansok.analysis.analyzer import PART_PREFIX, STEM_PREFIX, Token, form_key, tokenize
 from plansok.index.searcher import LoadedIndex
 from plansok.query.plan import Proximity, QueryPlan
-from plansok.query.ranking import rows_with_any
+from plansok.query.ranking import ids_with_any
 from plansok.query.terms import FormCache, WordTerms
 
 # Words on either side of a sentence end are not said together.
@@ -38,40 +38,49 @@ class PhraseMatcher:
         self.forms = forms
 
     def apply(self, plan: QueryPlan, scores: np.ndarray) -> np.ndarray:
-        """Keep only rows that satisfy every concept holding a phrase or a
-        proximity (that itself, or one of the concept's plain-word alternatives:
-        a phrase stays a phrase inside OR), and drop rows with an excluded
-        phrase or proximity."""
+        """``apply_sparse`` on dense scores (one per passage)."""
+        ids = np.flatnonzero(scores > 0)
+        kept, vals = self.apply_sparse(plan, ids, scores[ids])
+        out = np.zeros_like(scores)
+        out[kept] = vals
+        return out
+
+    def apply_sparse(self, plan: QueryPlan, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of the scored rows (``ids`` ascending), keep only those that satisfy
+        every concept holding a phrase or a proximity (that itself, or one of
+        the concept's plain-word alternatives: a phrase stays a phrase inside
+        OR), and drop rows with an excluded phrase or proximity."""
         positional = [c for c in plan.concepts if c.positional]
         excluded = plan.excluded_phrases or plan.excluded_proximity
         if not positional and not excluded:
-            return scores
+            return ids, scores
         bm = self.ix.bm25
         keep = scores > 0
         for c in positional:
             ok = np.zeros_like(keep)
-            cand = np.flatnonzero(keep & self.rows_with_all_words([*c.phrases, *(p.words for p in c.proximity)]))
-            ok[self.rows(cand, c.phrases, c.proximity)] = True
+            cand = keep & self.with_all_words(ids, [*c.phrases, *(p.words for p in c.proximity)])
+            ok[np.searchsorted(ids, self.rows(ids[cand], c.phrases, c.proximity))] = True
             plain = [w for clause in c.clauses if not c.is_positional(clause) for w in c.clause_words(clause)]
             if plain:
-                ok |= rows_with_any(bm, {t for w in plain for t in w.whole if not t.startswith(STEM_PREFIX)})
-                ok |= rows_with_any(bm, {PART_PREFIX + t for w in plain for t in w.whole})
+                ok |= ids_with_any(bm, ids, {t for w in plain for t in w.whole if not t.startswith(STEM_PREFIX)})
+                ok |= ids_with_any(bm, ids, {PART_PREFIX + t for w in plain for t in w.whole})
             keep &= ok
         if excluded:
             words = [*plan.excluded_phrases, *(p.words for p in plan.excluded_proximity)]
-            cand = np.flatnonzero(keep & self.rows_with_all_words(words))
-            keep[self.rows(cand, plan.excluded_phrases, plan.excluded_proximity)] = False
-        return np.where(keep, scores, 0).astype(scores.dtype)
+            cand = keep & self.with_all_words(ids, words)
+            keep[np.searchsorted(ids, self.rows(ids[cand], plan.excluded_phrases, plan.excluded_proximity))] = False
+        return ids[keep], scores[keep]
 
-    def rows_with_all_words(self, phrases: Sequence[list[WordTerms]]) -> np.ndarray:
-        """Rows holding every content word of at least one of the phrases."""
+    def with_all_words(self, ids: np.ndarray, phrases: Sequence[list[WordTerms]]) -> np.ndarray:
+        """For each of ``ids``, whether its row holds every content word of at
+        least one of the phrases."""
         bm = self.ix.bm25
-        out = np.zeros(self.ix.n_passages, dtype=bool)
+        out = np.zeros(ids.size, dtype=bool)
         for ph in phrases:
-            rows = np.ones(self.ix.n_passages, dtype=bool)
+            rows = np.ones(ids.size, dtype=bool)
             for w in ph:
                 if not w.stop:
-                    rows &= rows_with_any(bm, {t for t in w.whole if not t.startswith(STEM_PREFIX)})
+                    rows &= ids_with_any(bm, ids, {t for t in w.whole if not t.startswith(STEM_PREFIX)})
             out |= rows
         return out
 

@@ -79,8 +79,17 @@ def concept_scores(bm: BM25, weights: dict[str, float]) -> np.ndarray:
 
 
 def combined(bm: BM25, plan: QueryPlan, opts: SearchOptions) -> np.ndarray:
+    """Dense ``combined_sparse`` (one score per unit)."""
+    out = np.zeros(bm.n_docs, dtype=np.float32)
+    ids, vals = combined_sparse(bm, plan, opts)
+    out[ids] = vals
+    return out
+
+
+def combined_sparse(bm: BM25, plan: QueryPlan, opts: SearchOptions) -> Sparse:
     """Concept scores summed, with coordination, on one BM25 unit (passages or
-    pages). Computed over the units some term occurs in; dense only at the end."""
+    pages), over the units some term occurs in: the cost follows the query's
+    postings, not the size of the index."""
     concepts = []
     for c in plan.concepts:
         ids, vals, _ = _union_sum([concept_sparse(bm, c.weights), *(group_sparse(bm, g) for g in c.groups)])
@@ -92,14 +101,46 @@ def combined(bm: BM25, plan: QueryPlan, opts: SearchOptions) -> np.ndarray:
         total = total * (matched.astype(np.float32) / n)
     if opts.require_all:
         total = np.where(matched < n, np.float32(0), total)
-    out = np.zeros(bm.n_docs, dtype=np.float32)
-    out[ids] = total
     if plan.expansion:
         e_ids, extra = concept_sparse(bm, plan.expansion)
-        # Feedback terms re-rank what the query found and may add passages it
-        # missed, at half weight, so they never outweigh the query itself.
-        out[e_ids] += np.where(out[e_ids] > 0, extra, np.float32(0.5) * extra)
-    return out
+        if e_ids.size:
+            # Feedback terms re-rank what the query found and may add passages it
+            # missed, at half weight, so they never outweigh the query itself.
+            all_ids = np.union1d(ids, e_ids)
+            out = np.zeros(all_ids.size, dtype=np.float32)
+            out[np.searchsorted(all_ids, ids)] = total
+            at = np.searchsorted(all_ids, e_ids)
+            out[at] += np.where(out[at] > 0, extra, np.float32(0.5) * extra)
+            ids, total = all_ids, out
+    keep = total > 0
+    return ids[keep], total[keep]
+
+
+def isin_sorted(ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each of ``ids``, whether it is in ``rows`` (ascending)."""
+    if rows.size == 0:
+        return np.zeros(ids.size, dtype=bool)
+    pos = np.minimum(np.searchsorted(rows, ids), rows.size - 1)
+    return rows[pos] == ids
+
+
+def values_at(ids: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """For each of ``ids``, the value of the sparse vector (``rows`` ascending,
+    ``vals``) there, 0 where it has none."""
+    if rows.size == 0:
+        return np.zeros(ids.size, dtype=vals.dtype)
+    pos = np.minimum(np.searchsorted(rows, ids), rows.size - 1)
+    return np.where(rows[pos] == ids, vals[pos], vals.dtype.type(0))
+
+
+def ids_with_any(bm: BM25, ids: np.ndarray, terms: set[str]) -> np.ndarray:
+    """For each of ``ids``, whether its unit holds any of ``terms``."""
+    mask = np.zeros(ids.size, dtype=bool)
+    for t in terms:
+        tid = bm.vocab.get(t)
+        if tid is not None:
+            mask |= isin_sorted(ids, bm.postings(tid)[0])
+    return mask
 
 
 def rows_with_any(bm: BM25, terms: set[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ import logging
 import numpy as np
 
 from plansok.analysis.analyzer import PART_PREFIX
-from plansok.index.bm25 import top_k
+from plansok.index.bm25 import top_k, top_k_sparse
 from plansok.index.searcher import LoadedIndex
 from plansok.models import Hit
 from plansok.query import ranking
@@ -24,9 +24,19 @@ from plansok.query.filters import Filters
 from plansok.query.hits import HitBuilder
 from plansok.query.phrases import PhraseMatcher
 from plansok.query.plan import Concept, QueryPlan, SearchOptions, plan_query
+from plansok.query.ranking import Sparse
 from plansok.query.terms import FormCache, TermResolver, WordTerms
 
 logger = logging.getLogger(__name__)
+
+_EMPTY: Sparse = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+
+def _dense(sparse: Sparse, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.float32)
+    out[sparse[0]] = sparse[1]
+    return out
+
 
 __all__ = ["Concept", "Filters", "QueryPlan", "SearchOptions", "Searcher"]
 
@@ -52,26 +62,39 @@ class Searcher:
         return any(t in vocab or PART_PREFIX + t in vocab for t in w.whole)
 
     def score(self, plan: QueryPlan, opts: SearchOptions, filters: Filters | None = None) -> np.ndarray:
+        """``score_sparse`` as one score per passage."""
+        return _dense(self.score_sparse(plan, opts, filters), self.ix.n_passages)
+
+    def score_sparse(self, plan: QueryPlan, opts: SearchOptions, filters: Filters | None = None) -> Sparse:
+        """(rows ascending, scores above 0) of the passages the plan's words
+        reach, with page context, filters and excluded words applied. Only the
+        rows some query term occurs in are touched."""
         if not plan.concepts or self.ix.n_passages == 0:
-            return np.zeros(self.ix.n_passages, dtype=np.float32)
-        total = ranking.combined(self.ix.bm25, plan, opts)
-        if opts.page_context:
-            page_scores = ranking.combined(self.ix.page_bm25, plan, opts)
-            total += np.float32(opts.page_context) * page_scores[self.ix.row_page_group] * (total > 0)
+            return _EMPTY
+        ids, total = ranking.combined_sparse(self.ix.bm25, plan, opts)
+        if opts.page_context and ids.size:
+            p_ids, p_vals = ranking.combined_sparse(self.ix.page_bm25, plan, opts)
+            groups = self.ix.page_group[ids]
+            total = total + np.float32(opts.page_context) * ranking.values_at(groups, p_ids, p_vals)
+        keep = None
         mask = self._filter_mask(filters)
         if mask is not None:
-            total[~mask] = 0
+            keep = mask[ids]
         if plan.excluded_terms:
-            total[ranking.rows_with_any(self.ix.bm25, plan.excluded_terms)] = 0
-        return total
+            out = ~ranking.ids_with_any(self.ix.bm25, ids, plan.excluded_terms)
+            keep = out if keep is None else keep & out
+        return (ids, total) if keep is None else (ids[keep], total[keep])
 
     def search(self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None) -> list[Hit]:
         opts = opts or SearchOptions()
-        plan, scores = self.match(query, opts, filters)
+        plan = self.plan(query, opts)
         if not plan.concepts:
-            return self._tagged_only(plan, scores, opts, filters) if filters and filters.tags else []
+            if not (filters and filters.tags):
+                return []
+            return self._tagged_only(plan, self._tag_scores(filters), opts, filters)
+        ids, scores = self.ranked(plan, opts, filters)
         fetch = opts.k * 4 + 20 if opts.fold_duplicates else opts.k
-        rows, row_scores = top_k(scores, fetch)
+        rows, row_scores = top_k_sparse(ids, scores, fetch, positive=True)
         return self.hits.build(plan, rows, row_scores, opts)
 
     def match(
@@ -83,21 +106,39 @@ class Searcher:
         count never disagrees with the list it summarises. Without words, the
         scores are the confidence of the ``filters``' tags."""
         opts = opts or SearchOptions()
+        plan, (ids, scores) = self.match_sparse(query, opts, filters)
+        if not plan.concepts and filters and filters.tags:
+            return plan, self._tag_scores(filters)
+        return plan, _dense((ids, scores), self.ix.n_passages)
+
+    def match_sparse(
+        self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None
+    ) -> tuple[QueryPlan, Sparse]:
+        """``match`` as (rows ascending, scores above 0), for a query with
+        words (a plan without concepts matches nothing here)."""
+        opts = opts or SearchOptions()
         plan = self.plan(query, opts)
+        return plan, self.ranked(plan, opts, filters)
+
+    def ranked(self, plan: QueryPlan, opts: SearchOptions, filters: Filters | None = None) -> Sparse:
+        """The scores of a planned query: words, phrases, filters and (with
+        ``expand``) feedback from its first-pass top passages."""
         if not plan.concepts:
-            if not (filters and filters.tags):
-                return plan, np.zeros(self.ix.n_passages, dtype=np.float32)
-            mask = self._filter_mask(filters)
-            scores = sum(self.ix.tag_scores(t) for t in filters.tags)
-            return plan, np.where(mask, scores, 0) if mask is not None else scores
-        scores = self.phrases.apply(plan, self.score(plan, opts, filters))
+            return _EMPTY
+        ids, scores = self.phrases.apply_sparse(plan, *self.score_sparse(plan, opts, filters))
         if opts.expand and any(not c.positional for c in plan.concepts):
-            rows, top_scores = top_k(scores, opts.expand_docs)
+            rows, top_scores = top_k_sparse(ids, scores, opts.expand_docs, positive=True)
             if rows.size >= 2:
                 plan.expansion = self._expansion(plan, rows, top_scores, opts)
                 if plan.expansion:
-                    scores = self.phrases.apply(plan, self.score(plan, opts, filters))
-        return plan, scores
+                    ids, scores = self.phrases.apply_sparse(plan, *self.score_sparse(plan, opts, filters))
+        return ids, scores
+
+    def _tag_scores(self, filters: Filters) -> np.ndarray:
+        """Without words: per passage, its tags' confidence summed, where it passes the filters."""
+        mask = self._filter_mask(filters)
+        scores = sum(self.ix.tag_scores(t) for t in filters.tags)
+        return np.where(mask, scores, 0) if mask is not None else scores
 
     def _filter_mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None:

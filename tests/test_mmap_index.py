@@ -115,7 +115,7 @@ def test_scores_equal_the_in_memory_bm25_for_passages_and_pages(corpus_index) ->
             np.testing.assert_allclose(ix.bm25.get_scores(query), ref.get_scores(query), rtol=2e-6, atol=1e-6)
             # Page context: a row's page score equals the reference page's score.
             np.testing.assert_allclose(
-                ix.page_bm25.get_scores(query)[ix.row_page_group],
+                ix.page_bm25.get_scores(query)[np.asarray(ix.page_group)],
                 ref_pages.get_scores(query)[groups],
                 rtol=2e-6,
                 atol=1e-6,

@@ -137,17 +137,22 @@ def find_matches(
     filters: Filters | None = None,
     include_references: bool = False,
 ) -> Matches:
-    plan, scores = searcher.match(query, opts, filters)
-    rows = np.flatnonzero(scores > 0)
+    plan, (rows, scores) = searcher.match_sparse(query, opts, filters)
+    if not plan.concepts:  # by tags alone
+        plan, dense = searcher.match(query, opts, filters)
+        rows = np.flatnonzero(dense > 0)
+        scores = dense[rows]
     # Best first, ties by position: the order search() ranks them in.
-    rows = rows[np.lexsort((rows, -scores[rows]))]
+    order = np.lexsort((rows, -scores))
+    rows, scores = rows[order], scores[order]
     left_out: dict[str, int] = {}
     if not include_references and rows.size:
         kinds = facts(searcher.ix).kinds(rows)
         keep = np.fromiter((k is None for k in kinds), dtype=bool, count=len(kinds))
         left_out = dict(Counter(k for k in kinds if k is not None))
         rows = rows[keep]
-    return Matches(plan, rows, scores[rows], left_out)
+        scores = scores[keep]
+    return Matches(plan, rows, scores, left_out)
 
 
 def left_out_text(left_out: dict[str, int]) -> str:
