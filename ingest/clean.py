@@ -81,9 +81,19 @@ def normalize_whitespace(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+# A contents entry is a short title, a leader and a page; a line with fewer
+# leaders than one per this many words is running text that happens to hold
+# one (a plan whose text lost its line breaks is a single such line).
+TOC_WORDS_PER_LEADER = 15
+
+
 def is_toc_line(line: str) -> bool:
-    """True for table-of-contents lines: a title followed by a dot leader and a page."""
-    return bool(_DOT_LEADER.search(line))
+    """True for table-of-contents lines: a title followed by a dot leader and a
+    page (or several such entries run together on one line)."""
+    if not _DOT_LEADER.search(line):
+        return False
+    words = len(line.split())
+    return words <= TOC_WORDS_PER_LEADER or words <= TOC_WORDS_PER_LEADER * len(_DOT_LEADER.findall(line))
 
 
 def collapse_dot_leaders(text: str) -> str:

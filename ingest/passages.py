@@ -22,6 +22,8 @@ TARGET_WORDS = 150
 MAX_WORDS = 250
 MAX_HEADING_WORDS = 12
 MAX_PLAIN_HEADING_WORDS = 8
+# Markdown marks its headings, so they may be longer than a guessed one.
+MD_HEADING_WORDS = 3 * MAX_HEADING_WORDS
 # A contents list is real with this many numbered entries or page numbers; a page holds one
 # with a title ("Innhold") or this many entry blocks.
 MIN_CONTENTS_ENTRIES = 3
@@ -303,7 +305,8 @@ def _heading(
         return None
     md = _MD_HEADING.match(line)
     if md:
-        return len(md.group(1)), md.group(2).strip()
+        # A line that long is text that lost its line breaks behind a heading mark.
+        return (len(md.group(1)), md.group(2).strip()) if len(line.split()) <= MD_HEADING_WORDS else None
     if line.isupper() and line.endswith(".") and _NUMBERED.match(line):
         line = line[:-1]  # "3. TEORETISK FORSTÅELSE ... ULIKHET."
     numbered = _NUMBERED.match(line)

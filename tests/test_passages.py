@@ -106,6 +106,21 @@ def test_numbered_list_items_do_not_reset_the_path() -> None:
     assert {p.section for p in passages} == {"3 Økonomi"}
 
 
+def test_a_plan_that_lost_its_line_breaks_keeps_its_text() -> None:
+    # A real plan (markdown title, contents list with dot leaders, body) run onto
+    # one line, as some text exports write it: the title mark and the leaders of
+    # the contents list must not make the whole document a heading or a contents list.
+    md = (Path(__file__).parent.parent / "corpus" / "3330_hol_handlingsplan_folkehelse_2021-2033.md").read_text("utf-8")
+    one_line = " ".join(md.replace("<!--", " ").replace("-->", " ").split())
+    passages = split_passages("hol", [Page(1, one_line)])
+    words = sum(len(p.text.split()) for p in passages)
+    assert words >= 0.9 * len(one_line.split())
+    # A contents entry on its own line is still one.
+    toc = "Forord ........................ 3\n\nSammendrag ..................... 4\n\n" + _para(1, 4)
+    texts = [p.text for p in split_passages("x", [Page(1, toc)])]
+    assert not any("Forord" in t for t in texts) and any("Kommunen skal" in t for t in texts)
+
+
 def test_split_sentences_keeps_abbreviations() -> None:
     text = "Dette gjeld bl.a. Drammen og Lier. Tiltaket kostar ca. 5 mill. Det er mykje."
     assert split_sentences(text) == [
