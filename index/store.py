@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,6 +164,9 @@ class IndexStore:
         if create:
             self._init_schema()
         self._check_format()
+        from plansok.tag.model_folder import settle_on_open
+
+        settle_on_open(self)  # a training or undo killed after its commit: its model folders finished
 
     # -- schema --------------------------------------------------------------------
     def _init_schema(self) -> None:
@@ -216,20 +219,25 @@ class IndexStore:
         return transaction(self.db, immediate)
 
     @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self, wait: bool = True) -> Iterator[bool]:
         """One writer at a time per index (readers never wait). Re-entrant for
         this store, so a step that holds it (training) may call one that takes
-        it (retagging) without waiting for itself."""
+        it (retagging) without waiting for itself. With ``wait=False`` it
+        yields False at once if another writer holds it."""
         if self._lock_owner == threading.get_ident():
-            yield
+            yield True
             return
         lock_path = self.path / "write.lock"
         with open(lock_path, "a+") as fh:
             # Another thread of this process opens its own file, so it waits here too.
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
             self._lock_owner = threading.get_ident()
             try:
-                yield
+                yield True
             finally:
                 self._lock_owner = None
                 fcntl.flock(fh, fcntl.LOCK_UN)
@@ -238,9 +246,9 @@ class IndexStore:
         self.db.close()
 
     def model_stamp(self) -> str:
-        """Changes whenever the tag model in ``<index>/tagger`` is replaced."""
+        """Changes whenever the tag model in ``<index>/tagger``, or the one the tags were made with, is replaced."""
         meta = self.path / "tagger" / "model.json"
-        return str(meta.stat().st_mtime_ns) if meta.exists() else ""
+        return f"{self.get_meta('tag_model', '')}:{meta.stat().st_mtime_ns if meta.exists() else ''}"
 
     # -- documents -----------------------------------------------------------------
     def document_hashes(self) -> dict[str, str]:
@@ -344,8 +352,14 @@ class IndexStore:
     def tag_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT tag, COUNT(*) FROM tags GROUP BY tag").fetchall())
 
-    def replace_tags(self, rows: Sequence[tuple[int, str, float, str, list[str]]], codebook_text: str) -> None:
-        """Swap every passage's tags (after training or a new codebook) in one transaction."""
+    def replace_tags(
+        self,
+        rows: Sequence[tuple[int, str, float, str, list[str]]],
+        codebook_text: str,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Swap every passage's tags (after training or a new codebook) in one
+        transaction, which also records ``meta`` (the tag model that made them)."""
         with self.transaction():
             self.db.execute("DELETE FROM tags")
             self.db.executemany(
@@ -353,6 +367,8 @@ class IndexStore:
                 [(p, t, c, s, json.dumps(e, ensure_ascii=False)) for p, t, c, s, e in rows],
             )
             self.set_meta("codebook", codebook_text)
+            for key, value in (meta or {}).items():
+                self.set_meta(key, value)
             self.set_meta("generation", str(int(self.get_meta("generation", "0") or 0) + 1))
 
     def all_passages(self) -> list[tuple[int, Passage, str]]:
@@ -515,6 +531,9 @@ class IndexStore:
         left undone (its commit was in; a re-run of that ingest has nothing to
         write, so would otherwise leave the segments unmerged until the next
         new document). Call with the write lock held."""
+        from plansok.tag.model_folder import settle
+
+        settle(self)  # before an ingest tags anything: the model its tags were made with in tagger/
         self._remove_orphan_files()
         upgrade_segments(self.path)
         if self._merge_plan():

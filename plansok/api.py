@@ -188,16 +188,16 @@ class Index:
         everything. Reports, per tag, how many passages gained and lost it."""
         from plansok.analysis.analyzer import Analyzer
         from plansok.tag.tagger import Tagger, load_labels
-        from plansok.tag.train import retag, review_labels, tag_changes, train
+        from plansok.tag.train import install, review_labels, tag_changes, train
 
-        tagger = Tagger.for_index(self.store, Analyzer())
+        # The codebook and the analyser: training needs no model of the index's.
+        tagger = Tagger.build(self.codebook(), Analyzer())
         labelled = [lab for f in label_files for lab in load_labels(f, tagger.codebook)]
         reviewed = len(review_labels(self.store, tagger.codebook))
         before = self.store.tag_sets()
         with self.store.write_lock():
-            model = train(self.store, tagger, labelled)
-            tagger.model = model
-            n = retag(self.store, tagger)
+            model = train(self.store, tagger, labelled, save=False)
+            n = install(self.store, tagger, model)
         self._searcher = None
         changes = tag_changes(before, self.store.tag_sets())
         return TrainReport(n, len(labelled), reviewed, changes, model.info)
@@ -251,15 +251,13 @@ class Index:
     def undo_training(self) -> TrainReport:
         """Put back the model the last ``train_tagger`` replaced, and re-tag."""
         from plansok.analysis.analyzer import Analyzer
-        from plansok.tag.tagger import Tagger
-        from plansok.tag.train import retag, tag_changes, undo_training
+        from plansok.tag.train import tag_changes, undo_training
 
         before = self.store.tag_sets()
-        with self.store.write_lock():
-            if not undo_training(self.store):
-                raise PlansokError(f"{self.path}: no training to undo (`plansok tag --train` keeps one step)")
-            tagger = Tagger.for_index(self.store, Analyzer())
-            n = retag(self.store, tagger)
+        undone = undo_training(self.store, Analyzer())
+        if undone is None:
+            raise PlansokError(f"{self.path}: no training to undo (`plansok tag --train` keeps one step)")
+        tagger, n = undone
         self._searcher = None
         model = tagger.model
         return TrainReport(n, 0, 0, tag_changes(before, self.store.tag_sets()), model.info if model else {})

@@ -23,11 +23,11 @@ from plansok.errors import PlansokError
 from plansok.tag.codebook import Codebook
 from plansok.tag.features import extra_features, forms_of, section_terms, words_and_terms
 from plansok.tag.model import TagModel
+from plansok.tag.model_folder import MODEL_DIR, NO_MODEL, find, is_own, recorded
 from plansok.tag.rules import RuleTagger, Word
 
 logger = logging.getLogger(__name__)
 
-MODEL_DIR = "tagger"
 MODEL_THRESHOLD = 0.5
 # A rule match below STRONG_FACTOR x threshold counts only when the classifier
 # gives the tag at least CONFIRM_THRESHOLD: one passing mention of "skole" does
@@ -55,6 +55,9 @@ class Tagger:
     model_threshold: float = MODEL_THRESHOLD
     analyzer: Analyzer | None = None
     confirm_threshold: float = CONFIRM_THRESHOLD
+    # The model as the index records it (tag/model_folder.py): ``sha256:...``,
+    # ``shipped`` or ``none``; None for a model saved nowhere yet.
+    model_id: str | None = None
 
     @property
     def _theories(self) -> set[str]:
@@ -91,22 +94,43 @@ class Tagger:
 
     @classmethod
     def for_index(cls, store, analyzer: Analyzer) -> Tagger:  # store: IndexStore
-        return cls.from_config(store.get_meta("codebook"), store.path / MODEL_DIR, analyzer)
+        """The index's tagger: its codebook and the model its tags were made with."""
+        return cls.for_record(store, recorded(store)[0], analyzer)
 
     @classmethod
-    def from_config(cls, codebook_text: str | None, model_dir: Path, analyzer: Analyzer) -> Tagger:
-        """A codebook's text (None: the shipped one) and a model folder: what a
-        worker process needs to tag exactly as the index does."""
+    def for_record(cls, store, record: str, analyzer: Analyzer) -> Tagger:  # store: IndexStore
+        """The index's codebook with the model ``record`` names, found by its
+        digest in whichever folder a killed training or undo left it."""
+        codebook_text = store.get_meta("codebook")
+        folder = find(store, record)
+        if is_own(record) and folder is None:
+            raise PlansokError(
+                f"{store.path / MODEL_DIR}: not the tag model the index's tags were made with ({record}), and no "
+                f"other folder beside it holds that one (moved or edited by hand?); `plansok tag --train` makes a "
+                f"new model and tags every passage with it"
+            )
+        tagger = cls.from_config(codebook_text, folder, analyzer, shipped=record != NO_MODEL)
+        tagger.model_id = record
+        return tagger
+
+    @classmethod
+    def from_config(
+        cls, codebook_text: str | None, model_dir: Path | None, analyzer: Analyzer, *, shipped: bool = True
+    ) -> Tagger:
+        """A codebook's text (None: the shipped one) and a model folder (None:
+        none of the index's own): what a worker process needs to tag exactly as
+        the index does. Without a model the shipped one tags, where it fits the
+        codebook, unless ``shipped`` is False (the rules alone)."""
         codebook = Codebook.from_text(codebook_text, "the index's codebook") if codebook_text else Codebook.default()
-        model = TagModel.load(model_dir)
-        if model is None:
+        model = TagModel.load(model_dir) if model_dir is not None else None
+        if model is None and shipped:
             # A fresh index tags with the shipped model from its first ingest;
             # a codebook of the researcher's own has no shipped model.
             from plansok.tag.build import shipped_model
 
-            shipped = shipped_model()
-            if shipped is not None and shipped.info.get("codebook") == codebook.digest:
-                model = shipped
+            default = shipped_model()
+            if default is not None and default.info.get("codebook") == codebook.digest:
+                model = default
         if model is not None and model.info.get("codebook") not in (None, codebook.digest):
             logger.warning("the tag model was trained with another codebook; retrain with `plansok tag --train`")
         return cls.build(codebook, analyzer, model)

@@ -3,6 +3,11 @@ a training, the review decisions, and re-tagging every passage.
 
 Re-tagging reads passages back from the index: their words and terms come from
 the stored word forms, so it needs neither spaCy nor the dictionaries.
+
+A training or an undo is one commit: the new model is written to
+``tagger.next/`` first, the transaction that rewrites every passage's tags
+records which model made them, and only then are the folders swapped
+(``tag/model_folder.py``, which also finishes a swap a kill interrupted).
 """
 
 from __future__ import annotations
@@ -10,20 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from plansok.analysis.analyzer import form_key, tokenize
+from plansok.errors import PlansokError
 from plansok.index.store import IndexStore
 from plansok.models import Passage
+from plansok.tag import model_folder as folders
 from plansok.tag.features import words_and_terms
 from plansok.tag.model import TagModel
 from plansok.tag.rules import Word
-from plansok.tag.tagger import MODEL_DIR, Labelled, Tagger, normalise
-
-PREVIOUS_DIR = "tagger.previous"
-SHIPPED_MARK = "SHIPPED"
+from plansok.tag.tagger import Labelled, Tagger, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +66,10 @@ def train(
 ) -> TagModel:
     """Train the classifier on the shipped labelled passages plus the
     researcher's (``labelled``, and the review decisions saved beside the
-    index), save it in ``<index>/tagger`` (the previous model kept for
-    ``undo``) and return it. Training on no new labels gives the shipped
-    model back, so it changes no tag. Passages whose text is in ``exclude``
-    (a gold set kept for evaluation) are left out."""
+    index) and return it; with ``save``, make it the index's model and tag
+    every passage with it (``install``). Training on no new labels gives the
+    shipped model back, so it changes no tag. Passages whose text is in
+    ``exclude`` (a gold set kept for evaluation) are left out."""
     from plansok.tag.build import Example, shipped_examples, train_model
 
     skip = {normalise(t) for t in exclude}
@@ -76,36 +79,40 @@ def train(
                          source="researcher") for lab in own if normalise(lab.text) not in skip]  # fmt: skip
     model = train_model(examples, tagger.codebook, tagger.analyzer)
     model.info["researcher_labels"] = len(own)
-    if save:
-        folder = store.path / MODEL_DIR
-        previous = store.path / PREVIOUS_DIR
-        with store.write_lock():
-            if previous.exists():
-                shutil.rmtree(previous)
-            if folder.exists():
-                folder.rename(previous)
-            else:
-                previous.mkdir()
-                (previous / SHIPPED_MARK).write_text("the index tagged with the shipped model\n")
-            model.save(folder, {"codebook": tagger.codebook.digest})
     logger.info("trained tags %s on %d passages (%d the researcher's)", ", ".join(model.tags), len(examples), len(own))
+    if save:
+        install(store, tagger, model)
     return model
 
 
-def undo_training(store: IndexStore) -> bool:
-    """Put back the model the last training replaced; False if there is none."""
-    folder = store.path / MODEL_DIR
-    previous = store.path / PREVIOUS_DIR
-    if not previous.exists():
-        return False
+def install(store: IndexStore, tagger: Tagger, model: TagModel) -> int:
+    """Make ``model`` the index's model and tag every passage with it; the
+    model it replaces is kept for ``undo_training``. Returns the number of
+    passages tagged."""
     with store.write_lock():
-        if folder.exists():
-            shutil.rmtree(folder)
-        if (previous / SHIPPED_MARK).exists():
-            shutil.rmtree(previous)  # back to the shipped model: no model of the index's own
-        else:
-            previous.rename(folder)
-    return True
+        folders.settle(store)  # a tagger.next/ left now is a killed training's: written over below
+        record = folders.write_next(store, model, tagger.codebook.digest)
+        return retag(store, replace(tagger, model=model, model_id=record))
+
+
+def undo_training(store: IndexStore, analyzer) -> tuple[Tagger, int] | None:  # analyzer: Analyzer
+    """Put back the model the last training replaced and tag every passage
+    with it: the tagger and the number of passages, or None if there is
+    nothing to undo."""
+    with store.write_lock():
+        folders.settle(store)
+        _, previous = folders.recorded(store)
+        if not previous:
+            return None
+        folder = folders.find(store, previous)
+        if folders.is_own(previous):
+            if folder is None:
+                raise PlansokError(f"{store.path}: the model the last training replaced is gone; nothing to undo")
+            # In tagger.next/ until the swap is done, so a kill anywhere in it
+            # leaves a folder that shows the swap unfinished (``needs_settling``).
+            folders.rename(folder, store.path / folders.NEXT_DIR)
+        tagger = Tagger.for_record(store, previous, analyzer)
+        return tagger, retag(store, tagger, previous="")
 
 
 REVIEW_FILE = "labels/review.jsonl"
@@ -155,12 +162,27 @@ def tag_changes(before: dict[int, set[str]], after: dict[int, set[str]]) -> dict
     return dict(sorted(out.items()))
 
 
-def retag(store: IndexStore, tagger: Tagger) -> int:
+def model_record(tagger: Tagger) -> str:
+    """How the index records the model ``tagger`` tags with."""
+    if tagger.model_id is not None:
+        return tagger.model_id
+    if tagger.model is None:
+        return folders.NO_MODEL
+    raise ValueError("a tag model saved nowhere cannot be the index's: save it with `install`")
+
+
+def retag(store: IndexStore, tagger: Tagger, *, previous: str | None = None) -> int:
     """Tag every passage again with ``tagger`` (after training, or with a new
-    codebook); the index's tags are swapped in one transaction."""
+    codebook); the index's tags are swapped in one transaction, which records
+    the model that made them and the one an undo puts back (``previous``;
+    by default the model before, if ``tagger``'s is another)."""
     # Under the writer lock from the first read to the swap: an ingest committed
     # in between would otherwise have its passages' tags deleted and not rewritten.
     with store.write_lock():
+        current, before = folders.recorded(store)
+        record = model_record(tagger)
+        if previous is None:
+            previous = before if record == current else current
         data = read_passages(store)
         rows = []
         results = tagger.tag(
@@ -168,5 +190,6 @@ def retag(store: IndexStore, tagger: Tagger) -> int:
         )
         for pid, tags in zip(data.pids, results):
             rows.extend((pid, t.tag, t.confidence, t.source, t.evidence) for t in tags)
-        store.replace_tags(rows, tagger.codebook.text)
+        store.replace_tags(rows, tagger.codebook.text, {folders.CURRENT_KEY: record, folders.PREVIOUS_KEY: previous})
+        folders.settle(store)  # only now the folders: tagger/ the model that made these tags
     return len(data.pids)
