@@ -41,6 +41,19 @@ passes. The points, in the order a merge or a retag reaches them:
     retag:before-commit    the codebook recorded; COMMIT is next
     retag:committed        committed; the process has not returned yet
 
+A training or an undo (``tag --train`` / ``tag --undo``, tests/test_crash_train.py)
+rewrites every tag with the retag's transaction (the points above) and moves
+the model folders (``tag/model_folder.py``) around it:
+
+    train:model-written    the new model complete and fsynced in tagger.next/, nothing committed
+    rename:A->B            the folder A renamed to B (``model_folder.rename``)
+    remove:A               the folder A deleted (``model_folder.remove``)
+
+``"fit": "quick"`` makes a training fit one plain regression per tag on the
+researcher's labelled passages alone (``TagModel.train``, a fraction of a
+second) instead of the calibrated fit on the 2,121 shipped passages too (about
+40 s): everything a training writes, and every point above, is the command's own.
+
 The hooks wrap the store's methods in the child only (as ``ingest_server``'s
 markers do): production code has no test branches.
 """
@@ -70,6 +83,8 @@ from plansok.api import Index
 from plansok.cli import main as cli_main
 from plansok.index import segment_format as segment_mod
 from plansok.index import store as store_mod
+from plansok.tag import build as build_mod
+from plansok.tag import model_folder
 from plansok.tag.codebook import Codebook
 from plansok.tag.tagger import Tagger
 from plansok.tag.train import retag
@@ -180,14 +195,14 @@ def _install_hooks(marker: str | None, kill_at: str | None) -> None:
             if state["unlinked"] == 1:
                 hit("merge:unlinked")
 
-    def retag_replace_tags(self: Any, rows: Any, codebook_text: str) -> None:
+    def retag_replace_tags(self: Any, rows: Any, codebook_text: str, *args: Any) -> None:
         note("B retag")
         t0 = time.monotonic()
         hit("retag:start")
         real = self.db
         self.db = _KillingConnection(real, hit)
         try:
-            replace_tags(self, rows, codebook_text)
+            replace_tags(self, rows, codebook_text, *args)
         finally:
             self.db = real
         note("E retag")
@@ -202,6 +217,52 @@ def _install_hooks(marker: str | None, kill_at: str | None) -> None:
     segment_mod._NpzWriter.add_bytes = npz_add_bytes  # type: ignore[method-assign]
     os.replace = replace  # type: ignore[assignment]
     pathlib.Path.unlink = unlink  # type: ignore[method-assign]
+    _install_folder_hooks(hit)
+
+
+def _install_folder_hooks(hit: Callable[[str], None]) -> None:
+    """The points of a training's and an undo's model folders."""
+    write_next, rename, remove = model_folder.write_next, model_folder.rename, model_folder.remove
+
+    def folder_write_next(*args: Any) -> str:
+        record = write_next(*args)
+        hit("train:model-written")
+        return record
+
+    def folder_rename(source: Path, target: Path) -> None:
+        rename(source, target)
+        hit(f"rename:{source.name}->{target.name}")
+
+    def folder_remove(folder: Path) -> None:
+        remove(folder)
+        hit(f"remove:{folder.name}")
+
+    model_folder.write_next = folder_write_next  # type: ignore[assignment]
+    model_folder.rename = folder_rename  # type: ignore[assignment]
+    model_folder.remove = folder_remove  # type: ignore[assignment]
+
+
+def _quick_fit(examples: Any, codebook: Any, analyzer: Any = None) -> Any:
+    """``train_model`` for ``"fit": "quick"`` (the module docstring): the
+    researcher's passages, analysed as training analyses them, one plain
+    regression per tag that has enough of them."""
+    import numpy as np
+
+    from plansok.tag.features import forms_of, section_terms, words_and_terms
+    from plansok.tag.model import TagModel
+
+    own = [e for e in examples if e.source == "researcher"]
+    docs = []
+    for e in own:
+        _, terms = words_and_terms(e.text, e.standard, forms_of(analyzer.analyze(e.text, e.standard), e.standard))
+        docs.append([*terms, *section_terms(e.section)])
+    labels = {
+        t: np.asarray([1 if t in e.tags else 0 if e.complete or t in e.negatives else -1 for e in own], np.int8)
+        for t in codebook.ids
+    }
+    model = TagModel.train(docs, labels)
+    model.info |= {"codebook": codebook.digest, "labelled": len(own)}
+    return model
 
 
 def _child(cmd: dict[str, Any], analyser: Any, taggers: dict[str, Any], result_path: str) -> None:
@@ -211,6 +272,8 @@ def _child(cmd: dict[str, Any], analyser: Any, taggers: dict[str, Any], result_p
     os.dup2(devnull, 1)
     try:
         _install_hooks(cmd.get("marker"), (cmd.get("kill") or {}).get("at"))
+        if cmd.get("fit") == "quick":
+            build_mod.train_model = _quick_fit  # type: ignore[assignment]
         out: dict[str, Any] = {}
         if cmd["op"] == "ingest":
             ix = Index.open(cmd["index"], create=True)
