@@ -411,7 +411,11 @@ class MappedBM25:
         for i, (_, c, t_ids, t_rows, t_tf) in enumerate(decoded[1:], start=1):
             theta = float(np.partition(scores, scores.size - k)[scores.size - k]) if scores.size >= k else 0.0
             if theta > bounds[i]:
-                # Only the candidates can still enter the top k: score the term where they hold it.
+                # Only the candidates can still enter the top k, and of them only those
+                # the terms still to add can lift to the k-th best score so far (with a
+                # little slack for float32 sums): score the term where they hold it.
+                reach = scores + np.float32(bounds[i] * (1 + 1e-5)) >= np.float32(theta)
+                ids, scores = ids[reach], scores[reach]
                 pos = np.minimum(np.searchsorted(t_ids, ids), t_ids.size - 1)
                 hit = np.flatnonzero(t_ids[pos] == ids)
                 p = pos[hit]
