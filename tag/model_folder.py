@@ -86,6 +86,17 @@ def recorded(store: Any) -> tuple[str, str]:  # store: IndexStore
     return current, previous
 
 
+def adopt(store: Any) -> None:
+    """Record what an index without a record has (``recorded``), before a
+    training or undo moves folders: from then on a kill leaves states
+    ``settle`` can tell apart. Call with the writer lock held."""
+    if store.get_meta(CURRENT_KEY) is None:
+        current, previous = recorded(store)
+        with store.transaction():
+            store.set_meta(CURRENT_KEY, current)
+            store.set_meta(PREVIOUS_KEY, previous)
+
+
 def find(store: Any, record: str) -> Path | None:
     """The folder holding the model ``record`` names, wherever a kill left it."""
     if not is_own(record):

@@ -90,6 +90,7 @@ def install(store: IndexStore, tagger: Tagger, model: TagModel) -> int:
     model it replaces is kept for ``undo_training``. Returns the number of
     passages tagged."""
     with store.write_lock():
+        folders.adopt(store)
         folders.settle(store)  # a tagger.next/ left now is a killed training's: written over below
         record = folders.write_next(store, model, tagger.codebook.digest)
         return retag(store, replace(tagger, model=model, model_id=record))
@@ -100,6 +101,7 @@ def undo_training(store: IndexStore, analyzer) -> tuple[Tagger, int] | None:  # 
     with it: the tagger and the number of passages, or None if there is
     nothing to undo."""
     with store.write_lock():
+        folders.adopt(store)
         folders.settle(store)
         _, previous = folders.recorded(store)
         if not previous:
