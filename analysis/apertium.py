@@ -157,15 +157,18 @@ class LtProc:
                 writer.join()
             return buf[:-1].decode("utf-8", errors="replace")
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.stdin.close()  # type: ignore[union-attr]
-            self._proc.wait(timeout=5)
+            if wait:
+                self._proc.wait(timeout=5)
         self._proc = None
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        # lt-proc ends on the end of its input; waiting for it (a timed wait polls
+        # with sleeps) only delayed the end of every short command.
         with contextlib.suppress(Exception):
-            self.close()
+            self.close(wait=False)
 
 
 _HOMONYM_RE = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from plansok.analysis.apertium import Apertium, Reading, Unit
+from plansok.analysis.frequencies import WordFrequencies
 from plansok.lang import no as lang
 
 logger = logging.getLogger(__name__)
@@ -88,13 +89,11 @@ class Lexicon:
         return lang.stop_words()
 
     @cached_property
-    def _frequencies(self) -> dict[str, float]:
-        from wordfreq import get_frequency_dict
-
-        return get_frequency_dict("nb")
+    def _frequencies(self) -> WordFrequencies:
+        return WordFrequencies("nb")
 
     def frequency(self, word: str) -> float:
-        return self._frequencies.get(word, 0.0)
+        return self._frequencies.get(word)
 
     @cached_property
     def _stemmer(self) -> object:

@@ -9,7 +9,6 @@ import re
 import zlib
 
 import numpy as np
-import scipy.sparse as sp
 
 _WORD_RE = re.compile(r"\w+")
 SHINGLE = 4
@@ -82,6 +81,8 @@ def _overlapping(
     """Which pairs of signatures reach ``threshold`` by :func:`overlap` (a
     square table), for each text whether any earlier one does, and each
     text's ``probes`` smallest hashes."""
+    import scipy.sparse as sp  # on first use: a one-shot query with no duplicates to fold does without it
+
     n = len(sigs)
     lens = np.fromiter((len(s) for s in sigs), dtype=np.int64, count=n)
     flat = np.fromiter(itertools.chain.from_iterable(sigs), dtype=np.int64, count=int(lens.sum()))

@@ -118,3 +118,25 @@ def test_spacy_pipeline_gives_the_same_terms_as_the_query_path(shared) -> None:
         doc = nlp(text)
         assert doc.text == text
         assert doc_terms(doc) == an.doc_terms(text, std)
+
+
+def test_word_frequencies_come_from_a_cached_table_equal_to_wordfreq(tmp_path) -> None:
+    from wordfreq import get_frequency_dict
+
+    from plansok.analysis.frequencies import WordFrequencies
+
+    words = ["tiltak", "foranstaltning", "betenke", "vurdere", "barnefattigdom", "ikkeetord"]
+    full = get_frequency_dict("nb")
+    first = WordFrequencies("nb", folder=tmp_path / "cache")
+    assert [first.get(w) for w in words] == [full.get(w, 0.0) for w in words]
+    tables = list((tmp_path / "cache").glob("wordfreq-nb-*.sqlite"))
+    assert len(tables) == 1 and not list((tmp_path / "cache").glob("*.tmp"))
+    # A later process reads its few words from the table, without loading the list.
+    later = WordFrequencies("nb", folder=tmp_path / "cache")
+    assert [later.get(w) for w in words] == [full.get(w, 0.0) for w in words]
+    assert later._all is None
+    # No writable cache folder: the whole list, the same answers.
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    fallback = WordFrequencies("nb", folder=blocked / "cache")
+    assert [fallback.get(w) for w in words] == [full.get(w, 0.0) for w in words]
