@@ -380,6 +380,8 @@ class MappedBM25:
                 found.append(best)
         if not found:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        if len(found) == 1:
+            return found[0]  # one segment's top k, already best first with ties in id order
         ids = np.concatenate([f[0] for f in found])
         scores = np.concatenate([f[1] for f in found])
         order = np.argsort(ids, kind="stable")
@@ -406,7 +408,9 @@ class MappedBM25:
             total += float(decoded[i][1])
             bounds[i] = total
         _, c, ids, rows, tf = decoded[0]
-        tf = tf.astype(np.float32)
+        if tf.dtype.itemsize > 2:
+            tf = tf.astype(np.float32)  # float32 arithmetic, as with the narrow ones below
+        # Narrow term frequencies (uint8, uint16) meet float32 in the arithmetic: no converted copy.
         scores = tf * c / (tf + norm[rows])
         for i, (_, c, t_ids, t_rows, t_tf) in enumerate(decoded[1:], start=1):
             theta = float(np.partition(scores, scores.size - k)[scores.size - k]) if scores.size >= k else 0.0
