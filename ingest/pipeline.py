@@ -331,7 +331,7 @@ def ingest(
     document keeps its format and a new one is read from the first of
     :data:`FORMATS` (the PDF). When the chosen file fails, the next format is
     read instead."""
-    from plansok.ingest.workers import Job, TagConfig, run_dask, run_local, run_serial
+    from plansok.ingest.workers import Job, run_dask, run_local, run_serial
 
     if prefer is not None and prefer not in FORMATS:
         raise PlansokError(f"prefer={prefer!r}: choose one of {', '.join(FORMATS)}")
@@ -343,7 +343,7 @@ def ingest(
         store.collect_garbage()  # segment files a killed writer left behind
         batch = _Batch(store, report, manifest or {}, ocr, prefer, Job)
         jobs = batch.plan(files)
-        tag_config = TagConfig(store.get_meta("codebook"), str(store.path / "tagger")) if tag else None
+        tag_config = _tag_config(store) if tag else None
         if dask_client is None and workers <= 1:
             analyser = analyser or DocumentAnalyser()
             tagger = _tagger(store, analyser) if tag else None
@@ -710,6 +710,18 @@ def _moved_note(held: IndexedSource) -> str:
         f"; {held.path} is not found (moved or deleted?), but its content stays indexed as {held.doc_id!r}: "
         f"to file it under this name instead, plansok remove {held.doc_id} and ingest again"
     )
+
+
+def _tag_config(store: IndexStore):  # -> TagConfig
+    """What worker processes need to tag with the model the index's tags were
+    made with (as ``Tagger.for_index`` finds it), not whatever ``tagger/`` holds."""
+    from plansok.ingest.workers import TagConfig
+    from plansok.tag.model_folder import NO_MODEL, recorded
+    from plansok.tag.tagger import model_folder
+
+    record = recorded(store)[0]
+    folder = model_folder(store, record)
+    return TagConfig(store.get_meta("codebook"), str(folder) if folder else None, shipped=record != NO_MODEL)
 
 
 def _tagger(store: IndexStore, analyser: DocumentAnalyser):  # -> Tagger

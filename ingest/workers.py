@@ -42,7 +42,8 @@ class TagConfig:
     """What a worker needs to tag like the index does (plain data, picklable)."""
 
     codebook: str | None  # the index's codebook TOML, None for the shipped one
-    model_dir: str  # <index>/tagger
+    model_dir: str | None  # the folder of the model the index's tags were made with, None: none of its own
+    shipped: bool = True  # without a model of its own, whether the shipped one tags (False: the rules alone)
 
 
 @dataclass
@@ -70,7 +71,8 @@ def _worker_analyser(tag: TagConfig | None):  # -> (DocumentAnalyser, Tagger | N
         if _STATE.get("tag_config") != tag:
             from plansok.tag.tagger import Tagger
 
-            _STATE["tagger"] = Tagger.from_config(tag.codebook, Path(tag.model_dir), analyser.analyzer)  # type: ignore[attr-defined]
+            model_dir = Path(tag.model_dir) if tag.model_dir else None
+            _STATE["tagger"] = Tagger.from_config(tag.codebook, model_dir, analyser.analyzer, shipped=tag.shipped)  # type: ignore[attr-defined]
             _STATE["tag_config"] = tag
         tagger = _STATE["tagger"]
     return analyser, tagger

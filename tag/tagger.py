@@ -47,6 +47,19 @@ class PassageTag:
         return asdict(self) | {"confidence": round(self.confidence, 3)}
 
 
+def model_folder(store, record: str) -> Path | None:  # store: IndexStore
+    """The folder of the model ``record`` names (None: none of the index's
+    own), or an error naming what to run when no folder holds it."""
+    folder = find(store, record)
+    if is_own(record) and folder is None:
+        raise PlansokError(
+            f"{store.path / MODEL_DIR}: not the tag model the index's tags were made with ({record}), and no "
+            f"other folder beside it holds that one (moved or edited by hand?); `plansok tag --train` makes a "
+            f"new model and tags every passage with it"
+        )
+    return folder
+
+
 @dataclass
 class Tagger:
     codebook: Codebook
@@ -102,13 +115,7 @@ class Tagger:
         """The index's codebook with the model ``record`` names, found by its
         digest in whichever folder a killed training or undo left it."""
         codebook_text = store.get_meta("codebook")
-        folder = find(store, record)
-        if is_own(record) and folder is None:
-            raise PlansokError(
-                f"{store.path / MODEL_DIR}: not the tag model the index's tags were made with ({record}), and no "
-                f"other folder beside it holds that one (moved or edited by hand?); `plansok tag --train` makes a "
-                f"new model and tags every passage with it"
-            )
+        folder = model_folder(store, record)
         tagger = cls.from_config(codebook_text, folder, analyzer, shipped=record != NO_MODEL)
         tagger.model_id = record
         return tagger

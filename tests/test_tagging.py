@@ -295,3 +295,24 @@ def test_the_shipped_labels_record_both_coders_and_the_adjudication() -> None:
     agreed = [r for r in rows if set(r["coder_a"]) == set(r["coder_b"])]
     assert all(set(r["tags"]) == set(r["coder_a"]) for r in agreed)
     assert len(disputed) > 100 and len(agreed) > 1000
+
+
+def test_worker_processes_tag_with_the_model_the_index_records(tmp_path: Path) -> None:
+    # After a change of codebook the index tags by its rules alone (the model was
+    # trained on other tags); documents read by worker processes must be tagged
+    # the same way, not with the model a folder or the shipped data holds.
+    md = (REPO / "corpus" / "3330_hol_handlingsplan_folkehelse_2021-2033.md").read_text(encoding="utf-8")
+    pages = md.split("<!-- side ")
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "hol_del1.txt").write_text(" ".join(pages[3:7]), encoding="utf-8")
+    (second / "hol_del2.txt").write_text(" ".join(pages[7:12]), encoding="utf-8")
+    ix = Index.open(tmp_path / "index", create=True)
+    assert ix.ingest([first]).ok
+    ix.set_codebook(REPO / "tag" / "data" / "codebook.toml")  # the shipped codebook's text: a change of record
+    assert ix.ingest([second], workers=2).ok
+    after_ingest = ix.store.tag_sets()
+    ix.retag()  # with the recorded model, in this process
+    assert ix.store.tag_sets() == after_ingest
+    assert any(after_ingest.values())
