@@ -164,7 +164,7 @@ class IndexStore:
         if create:
             self._init_schema()
         self._check_format()
-        from plansok.tag.model_folder import settle_on_open
+        from plansok.index.model_folder import settle_on_open
 
         settle_on_open(self)  # a training or undo killed after its commit: its model folders finished
 
@@ -531,7 +531,7 @@ class IndexStore:
         left undone (its commit was in; a re-run of that ingest has nothing to
         write, so would otherwise leave the segments unmerged until the next
         new document). Call with the write lock held."""
-        from plansok.tag.model_folder import settle
+        from plansok.index.model_folder import settle
 
         settle(self)  # before an ingest tags anything: the model its tags were made with in tagger/
         self._remove_orphan_files()

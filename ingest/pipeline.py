@@ -715,8 +715,8 @@ def _moved_note(held: IndexedSource) -> str:
 def _tag_config(store: IndexStore):  # -> TagConfig
     """What worker processes need to tag with the model the index's tags were
     made with (as ``Tagger.for_index`` finds it), not whatever ``tagger/`` holds."""
+    from plansok.index.model_folder import NO_MODEL, recorded
     from plansok.ingest.workers import TagConfig
-    from plansok.tag.model_folder import NO_MODEL, recorded
     from plansok.tag.tagger import model_folder
 
     record = recorded(store)[0]

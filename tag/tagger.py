@@ -20,10 +20,10 @@ from pathlib import Path
 from plansok.analysis.analyzer import Analyzer
 from plansok.analysis.prose import is_prose
 from plansok.errors import PlansokError
+from plansok.index.model_folder import MODEL_DIR, NO_MODEL, find, is_own, recorded
 from plansok.tag.codebook import Codebook
 from plansok.tag.features import extra_features, forms_of, section_terms, words_and_terms
 from plansok.tag.model import TagModel
-from plansok.tag.model_folder import MODEL_DIR, NO_MODEL, find, is_own, recorded
 from plansok.tag.rules import RuleTagger, Word
 
 logger = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 from plansok.analysis.analyzer import form_key, tokenize
 from plansok.errors import PlansokError
+from plansok.index import model_folder as folders
 from plansok.index.store import IndexStore
 from plansok.models import Passage
-from plansok.tag import model_folder as folders
 from plansok.tag.features import words_and_terms
 from plansok.tag.model import TagModel
 from plansok.tag.rules import Word

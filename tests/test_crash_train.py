@@ -3,7 +3,7 @@ no broken index after a kill).
 
 A training writes its new model to ``tagger.next/``, rewrites every passage's
 tags in one SQLite transaction that also records which model made them, and
-only then swaps the folders (``tag/model_folder.py``); an undo does the same
+only then swaps the folders (``index/model_folder.py``); an undo does the same
 with the model it puts back. Killed anywhere, the index must afterwards (once
 opened, which finishes a swap the kill interrupted):
 

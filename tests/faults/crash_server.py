@@ -81,10 +81,10 @@ import ingest_server
 from plansok.analysis.analyzer import Analyzer
 from plansok.api import Index
 from plansok.cli import main as cli_main
+from plansok.index import model_folder
 from plansok.index import segment_format as segment_mod
 from plansok.index import store as store_mod
 from plansok.tag import build as build_mod
-from plansok.tag import model_folder
 from plansok.tag.codebook import Codebook
 from plansok.tag.tagger import Tagger
 from plansok.tag.train import retag

@@ -1,6 +1,7 @@
 """Where an index's tag model lives, and how training and undo swap it so that
 no crash leaves the index's tags made by one model while another sits in
-``tagger/`` (issue 10).
+``tagger/`` (issue 10). It is part of the index layer: the folders belong to
+the index, and opening and writing it settle them.
 
     <index>/tagger/            the model the index's tags were made with (absent: none of the index's own)
     <index>/tagger.next/       a training's new model, or the one an undo puts back, until the swap is done
