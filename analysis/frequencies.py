@@ -54,7 +54,12 @@ class WordFrequencies:
                 if self._db is None:
                     self._all = self._load()
                     return self._all.get(word, 0.0)
-            row = self._db.execute("SELECT f FROM freq WHERE w = ?", (word,)).fetchone()
+            try:
+                row = self._db.execute("SELECT f FROM freq WHERE w = ?", (word,)).fetchone()
+            except sqlite3.Error as e:  # a damaged cache file: the list it was made from
+                logger.warning("word frequency cache unreadable (%s); loading the whole list", e)
+                self._all = self._load()
+                return self._all.get(word, 0.0)
             value = self._seen[word] = float(row[0]) if row else 0.0
             return value
 

@@ -140,3 +140,7 @@ def test_word_frequencies_come_from_a_cached_table_equal_to_wordfreq(tmp_path) -
     blocked.write_text("not a folder")
     fallback = WordFrequencies("nb", folder=blocked / "cache")
     assert [fallback.get(w) for w in words] == [full.get(w, 0.0) for w in words]
+    # A damaged table: the same answers from the list.
+    tables[0].write_bytes(b"not a database" * 100)
+    damaged = WordFrequencies("nb", folder=tmp_path / "cache")
+    assert [damaged.get(w) for w in words] == [full.get(w, 0.0) for w in words]
