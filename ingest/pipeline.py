@@ -341,6 +341,10 @@ def ingest(
     report.failed.extend(bad)
     with store.write_lock():
         store.collect_garbage()  # segment files a killed writer left behind
+        if tag:
+            from plansok.tag.train import retag_if_shipped_model_changed
+
+            retag_if_shipped_model_changed(store)
         batch = _Batch(store, report, manifest or {}, ocr, prefer, Job)
         jobs = batch.plan(files)
         tag_config = _tag_config(store) if tag else None

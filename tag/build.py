@@ -156,6 +156,14 @@ def shipped_model() -> TagModel | None:
     return TagModel.load(SHIPPED_DIR)
 
 
+def shipped_model_id() -> str:
+    """The digest of the model this plansok ships ("" if it ships none): an
+    index records it, so tags from an older plansok's model are noticed."""
+    from plansok.index.model_folder import digest
+
+    return digest(SHIPPED_DIR) or ""
+
+
 def same_model(a: TagModel | None, b: TagModel | None) -> bool:
     """The same tags, vocabulary and numbers (the .npz's zip timestamps aside)."""
     if a is None or b is None:

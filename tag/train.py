@@ -23,6 +23,7 @@ from plansok.errors import PlansokError
 from plansok.index import model_folder as folders
 from plansok.index.store import IndexStore
 from plansok.models import Passage
+from plansok.tag.build import shipped_model_id
 from plansok.tag.features import words_and_terms
 from plansok.tag.model import TagModel
 from plansok.tag.rules import Word
@@ -173,6 +174,37 @@ def model_record(tagger: Tagger) -> str:
     raise ValueError("a tag model saved nowhere cannot be the index's: save it with `install`")
 
 
+# The shipped model that made the index's tags, when they come from it: a newer
+# plansok ships another, and the index's old passages must not keep the old one's tags.
+SHIPPED_KEY = "tag_shipped_model"
+
+
+def retag_if_shipped_model_changed(store: IndexStore) -> int:
+    """Before an ingest tags anything: if the index's tags come from the
+    shipped model and this plansok ships another one (an upgrade), tag every
+    passage again with it, so that old and new passages are tagged alike.
+    Returns the passages re-tagged (0: nothing to do)."""
+    with store.write_lock():
+        if folders.recorded(store)[0] != folders.SHIPPED:
+            return 0
+        now = shipped_model_id()
+        if store.get_meta(SHIPPED_KEY) == now:
+            return 0
+        if not store.db.execute("SELECT 1 FROM passages LIMIT 1").fetchone():
+            with store.transaction():
+                store.set_meta(SHIPPED_KEY, now)  # a new index: its first tags will be this model's
+            return 0
+        before = store.get_meta(SHIPPED_KEY)
+        from plansok.analysis.analyzer import Analyzer
+
+        n = retag(store, Tagger.for_index(store, Analyzer()))
+        logger.warning(
+            "%s: the index was tagged by %s; re-tagged its %d passages with the model this plansok ships",
+            store.path, "another plansok's shipped model" if before else "a shipped model it did not record", n,
+        )  # fmt: skip
+        return n
+
+
 def retag(store: IndexStore, tagger: Tagger, *, previous: str | None = None) -> int:
     """Tag every passage again with ``tagger`` (after training, or with a new
     codebook); the index's tags are swapped in one transaction, which records
@@ -192,6 +224,9 @@ def retag(store: IndexStore, tagger: Tagger, *, previous: str | None = None) -> 
         )
         for pid, tags in zip(data.pids, results):
             rows.extend((pid, t.tag, t.confidence, t.source, t.evidence) for t in tags)
-        store.replace_tags(rows, tagger.codebook.text, {folders.CURRENT_KEY: record, folders.PREVIOUS_KEY: previous})
+        meta = {folders.CURRENT_KEY: record, folders.PREVIOUS_KEY: previous}
+        if record == folders.SHIPPED:
+            meta[SHIPPED_KEY] = shipped_model_id()
+        store.replace_tags(rows, tagger.codebook.text, meta)
         folders.settle(store)  # only now the folders: tagger/ the model that made these tags
     return len(data.pids)

@@ -316,3 +316,35 @@ def test_worker_processes_tag_with_the_model_the_index_records(tmp_path: Path) -
     ix.retag()  # with the recorded model, in this process
     assert ix.store.tag_sets() == after_ingest
     assert any(after_ingest.values())
+
+
+def test_tags_from_an_older_plansoks_shipped_model_are_redone_at_the_next_ingest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An index tagged by the model an older plansok shipped: its old passages
+    # must not keep that model's tags while new ones get this model's.
+    md = (REPO / "corpus" / "3330_hol_handlingsplan_folkehelse_2021-2033.md").read_text(encoding="utf-8")
+    pages = md.split("<!-- side ")
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "hol_del1.txt").write_text(" ".join(pages[3:7]), encoding="utf-8")
+    (second / "hol_del2.txt").write_text(" ".join(pages[7:10]), encoding="utf-8")
+    ix = Index.open(tmp_path / "index", create=True)
+    assert ix.ingest([first]).ok
+    fresh = ix.store.tag_sets()
+    assert any(fresh.values())
+    # What an older plansok leaves: another shipped model's record and its tags.
+    with ix.store.transaction():
+        ix.store.set_meta("tag_shipped_model", "sha256:" + "0" * 64)
+        ix.store.db.execute("DELETE FROM tags")
+    with caplog.at_level("WARNING"):
+        assert ix.ingest([second]).ok
+    assert "re-tagged its" in caplog.text
+    after = ix.store.tag_sets()
+    assert {pid: tags for pid, tags in after.items() if pid in fresh} == fresh
+    # Up to date: the next ingest re-tags nothing.
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert ix.ingest([first, second]).ok
+    assert "re-tagged" not in caplog.text and ix.store.tag_sets() == after
