@@ -420,9 +420,19 @@ class MappedBM25:
                 # little slack for float32 sums): score the term where they hold it.
                 reach = scores + np.float32(bounds[i] * (1 + 1e-5)) >= np.float32(theta)
                 ids, scores = ids[reach], scores[reach]
-                pos = np.minimum(np.searchsorted(t_ids, ids), t_ids.size - 1)
-                hit = np.flatnonzero(t_ids[pos] == ids)
-                p = pos[hit]
+                if ids.size * 16 > t_ids.size + seg.n_rows // 8:
+                    # Many candidates: marking them in a bitmap of the segment's rows and
+                    # reading it along the term's rows beats a binary search per candidate.
+                    mark = np.zeros(seg.n_rows, dtype=bool)
+                    mark[ids] = True
+                    p = np.flatnonzero(mark[t_ids])
+                    mark[:] = False
+                    mark[t_ids[p]] = True
+                    hit = np.flatnonzero(mark[ids])
+                else:
+                    pos = np.minimum(np.searchsorted(t_ids, ids), t_ids.size - 1)
+                    hit = np.flatnonzero(t_ids[pos] == ids)
+                    p = pos[hit]
                 h_tf = t_tf[p].astype(np.float32)
                 scores[hit] += h_tf * c / (h_tf + norm[t_rows[p]])
             else:
