@@ -405,9 +405,12 @@ class Index:
             unknown = [t for t in filters.tags if t not in known]
             if unknown:
                 raise PlansokError(f"unknown tag(s) {', '.join(unknown)}; tags are: {', '.join(sorted(known))}")
+        searcher = self.searcher()
         if filters is not None:
-            check_filters(filters, self.documents())
-        return self.searcher().search(query, opts, filters)
+            # Against the documents of the commit being searched, held by the searcher:
+            # reading them all from SQLite again cost more than the search.
+            check_filters(filters, searcher.ix.docs)
+        return searcher.search(query, opts, filters)
 
     def why_empty(self, query: str, filters: Filters | None = None) -> str:
         """Why ``search(query, filters)`` found nothing, in one sentence: the

@@ -76,10 +76,7 @@ class Searcher:
             p_ids, p_vals = ranking.combined_sparse(self.ix.page_bm25, plan, opts)
             groups = self.ix.page_group[ids]
             total = total + np.float32(opts.page_context) * ranking.values_at(groups, p_ids, p_vals)
-        keep = None
-        mask = self._filter_mask(filters)
-        if mask is not None:
-            keep = mask[ids]
+        keep = self._filter_keep(filters, ids)
         if plan.excluded_terms:
             out = ~ranking.ids_with_any(self.ix.bm25, ids, plan.excluded_terms)
             keep = out if keep is None else keep & out
@@ -139,6 +136,21 @@ class Searcher:
         mask = self._filter_mask(filters)
         scores = sum(self.ix.tag_scores(t) for t in filters.tags)
         return np.where(mask, scores, 0) if mask is not None else scores
+
+    def _filter_keep(self, filters: Filters | None, ids: np.ndarray) -> np.ndarray | None:
+        """For each of the rows ``ids``, whether it passes ``filters`` (None: all
+        do), looked up for those rows only: their documents and their tags."""
+        if filters is None or ids.size == 0:
+            return None
+        keep_doc = np.fromiter((filters.accepts(d) for d in self.ix.docs), dtype=bool, count=len(self.ix.docs))
+        keep = None
+        if not keep_doc.all():
+            pos = self.ix.row_doc[ids]  # -1: a document this commit does not list (as doc_mask reads it)
+            keep = np.where(pos >= 0, keep_doc[np.maximum(pos, 0)], False)
+        for tag in filters.tags:
+            has = self.ix.tag_scores(tag)[ids] > 0
+            keep = has if keep is None else keep & has
+        return keep
 
     def _filter_mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None:
