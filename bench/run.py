@@ -372,8 +372,11 @@ def _full_row(n: int, w: dict[str, Any], q: dict[str, Any], cold: dict[str, Any]
     alone = cold.get("search_only") or {}
     if alone.get("median_s"):
         cold_note += f" ({alone['median_s']:.2f} s, {alone['median_rss_mb']:.0f} MB with --include-references)"
+    filtered_note = (
+        f"p50 {q['filtered_p50_ms']:.1f} ms filtered to {q['filtered_by']}; " if q.get("filtered_p50_ms") else ""
+    )
     row["note"] = (
-        f"open {q['load_s'] * 1000:.0f} ms, 1st query {q['first_query_s'] * 1000:.0f} ms; {cold_note}; "
+        f"open {q['load_s'] * 1000:.0f} ms, 1st query {q['first_query_s'] * 1000:.0f} ms; {filtered_note}{cold_note}; "
         f"write peak {w['peak_rss_mb']:.0f} MB ({w.get('input_mb', 0):.0f} MB of it the bench's input); "
         f"on disk {w['disk_mb']:.0f} MB "
         f"({w['segments_mb']:.0f} MB postings in {w['segments']} segment(s))"

@@ -106,8 +106,31 @@ def task_full(spec: dict[str, Any]) -> dict[str, Any]:
         warmup=spec["warmup"],
         budget_s=spec["budget_s"],
     )
+    # The same queries restricted to one municipality (the first document's), as a
+    # researcher comparing plans filters them: the filter must not cost a pass over
+    # every passage.
+    from plansok.query.filters import Filters
+
+    municipality = next((d.municipality for d in ix.documents() if d.municipality), None)
+    filtered: dict[str, Any] = {}
+    if municipality:
+        only = Filters(municipality=[municipality])
+
+        def search_filtered(q: str) -> object:
+            ix.searcher().ix.drop_caches()
+            return ix.search(q, k=10, filters=only)
+
+        timed = time_queries(
+            search_filtered,
+            spec["queries"],
+            max(20, spec["n_queries"] // 2),
+            warmup=spec["warmup"],
+            budget_s=spec["budget_s"] / 2,
+        )
+        filtered = {"filtered_p50_ms": timed["p50_ms"], "filtered_by": municipality}
     sample_hit = hits[0].citation if hits else ""
     return {
+        **filtered,
         "load_s": load_s,
         "first_query_s": first_s,
         "index_mb": after - before,

@@ -84,6 +84,9 @@ def test_quick_bench_reports_every_system(capsys: pytest.CaptureFixture[str], tm
         assert r["n_queries"] >= 20
         assert r["index_mb"] is not None
     assert rows["plansok-full"]["n_hits"] > 0
+    # The full query is also timed with a municipality filter, shown in its note.
+    assert _positive(rows["plansok-full"]["filtered_p50_ms"])
+    assert f"filtered to {rows['plansok-full']['filtered_by']}" in rows["plansok-full"]["note"]
     assert size["agreement"].startswith("5/5")
     # The cold `plansok query` subprocess is measured, or its failure reported.
     cold = res["cold_query"]
