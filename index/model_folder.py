@@ -32,7 +32,6 @@ say (``tagger/``, else the shipped model; ``tagger.previous/``, or its
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -40,6 +39,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from plansok.index.store import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def settle(store: Any) -> None:
             held[slot] = held.pop(source)
         changed = True
     if changed:
-        _fsync_dir(store.path)
+        fsync_dir(store.path)
 
 
 def write_next(store: Any, model: Any, codebook_digest: str) -> str:  # model: TagModel
@@ -198,8 +199,8 @@ def write_next(store: Any, model: Any, codebook_digest: str) -> str:  # model: T
     for name in _FILES:
         with open(folder / name, "rb") as fh:
             os.fsync(fh.fileno())
-    _fsync_dir(folder)
-    _fsync_dir(store.path)
+    fsync_dir(folder)
+    fsync_dir(store.path)
     record = digest(folder)
     if record is None:
         raise OSError(f"{folder}: the model just saved is incomplete")
@@ -212,12 +213,3 @@ def rename(source: Path, target: Path) -> None:
 
 def remove(folder: Path) -> None:
     shutil.rmtree(folder)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
