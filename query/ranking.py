@@ -78,14 +78,6 @@ def concept_scores(bm: BM25, weights: dict[str, float]) -> np.ndarray:
     return out
 
 
-def combined(bm: BM25, plan: QueryPlan, opts: SearchOptions) -> np.ndarray:
-    """Dense ``combined_sparse`` (one score per unit)."""
-    out = np.zeros(bm.n_docs, dtype=np.float32)
-    ids, vals = combined_sparse(bm, plan, opts)
-    out[ids] = vals
-    return out
-
-
 def combined_sparse(bm: BM25, plan: QueryPlan, opts: SearchOptions) -> Sparse:
     """Concept scores summed, with coordination, on one BM25 unit (passages or
     pages), over the units some term occurs in: the cost follows the query's
@@ -116,12 +108,18 @@ def combined_sparse(bm: BM25, plan: QueryPlan, opts: SearchOptions) -> Sparse:
     return ids[keep], total[keep]
 
 
+def _find_sorted(ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``ids``: its position in ``rows`` (ascending, not empty), or
+    a neighbour's, and whether it is there."""
+    pos = np.minimum(np.searchsorted(rows, ids), rows.size - 1)
+    return pos, rows[pos] == ids
+
+
 def isin_sorted(ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each of ``ids``, whether it is in ``rows`` (ascending)."""
     if rows.size == 0:
         return np.zeros(ids.size, dtype=bool)
-    pos = np.minimum(np.searchsorted(rows, ids), rows.size - 1)
-    return rows[pos] == ids
+    return _find_sorted(ids, rows)[1]
 
 
 def values_at(ids: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> np.ndarray:
@@ -129,8 +127,8 @@ def values_at(ids: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> np.ndarray
     ``vals``) there, 0 where it has none."""
     if rows.size == 0:
         return np.zeros(ids.size, dtype=vals.dtype)
-    pos = np.minimum(np.searchsorted(rows, ids), rows.size - 1)
-    return np.where(rows[pos] == ids, vals[pos], vals.dtype.type(0))
+    pos, found = _find_sorted(ids, rows)
+    return np.where(found, vals[pos], vals.dtype.type(0))
 
 
 def ids_with_any(bm: BM25, ids: np.ndarray, terms: set[str]) -> np.ndarray:
@@ -140,15 +138,6 @@ def ids_with_any(bm: BM25, ids: np.ndarray, terms: set[str]) -> np.ndarray:
         tid = bm.vocab.get(t)
         if tid is not None:
             mask |= isin_sorted(ids, bm.postings(tid)[0])
-    return mask
-
-
-def rows_with_any(bm: BM25, terms: set[str]) -> np.ndarray:
-    mask = np.zeros(bm.n_docs, dtype=bool)
-    for t in terms:
-        tid = bm.vocab.get(t)
-        if tid is not None:
-            mask[bm.postings(tid)[0]] = True
     return mask
 
 

@@ -102,19 +102,19 @@ class Searcher:
         document and matrices (``plansok.views``) count the same rows, so a
         count never disagrees with the list it summarises. Without words, the
         scores are the confidence of the ``filters``' tags."""
-        opts = opts or SearchOptions()
-        plan, (ids, scores) = self.match_sparse(query, opts, filters)
-        if not plan.concepts and filters and filters.tags:
-            return plan, self._tag_scores(filters)
-        return plan, _dense((ids, scores), self.ix.n_passages)
+        plan, sparse = self.match_sparse(query, opts, filters)
+        return plan, _dense(sparse, self.ix.n_passages)
 
     def match_sparse(
         self, query: str, opts: SearchOptions | None = None, filters: Filters | None = None
     ) -> tuple[QueryPlan, Sparse]:
-        """``match`` as (rows ascending, scores above 0), for a query with
-        words (a plan without concepts matches nothing here)."""
+        """``match`` as (rows ascending, scores above 0)."""
         opts = opts or SearchOptions()
         plan = self.plan(query, opts)
+        if not plan.concepts and filters and filters.tags:
+            scores = self._tag_scores(filters)
+            rows = np.flatnonzero(scores > 0)
+            return plan, (rows, scores[rows])
         return plan, self.ranked(plan, opts, filters)
 
     def ranked(self, plan: QueryPlan, opts: SearchOptions, filters: Filters | None = None) -> Sparse:

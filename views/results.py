@@ -138,10 +138,6 @@ def find_matches(
     include_references: bool = False,
 ) -> Matches:
     plan, (rows, scores) = searcher.match_sparse(query, opts, filters)
-    if not plan.concepts:  # by tags alone
-        plan, dense = searcher.match(query, opts, filters)
-        rows = np.flatnonzero(dense > 0)
-        scores = dense[rows]
     # Best first, ties by position: the order search() ranks them in.
     order = np.lexsort((rows, -scores))
     rows, scores = rows[order], scores[order]
