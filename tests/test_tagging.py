@@ -297,17 +297,24 @@ def test_the_shipped_labels_record_both_coders_and_the_adjudication() -> None:
     assert len(disputed) > 100 and len(agreed) > 1000
 
 
-def test_worker_processes_tag_with_the_model_the_index_records(tmp_path: Path) -> None:
-    # After a change of codebook the index tags by its rules alone (the model was
-    # trained on other tags); documents read by worker processes must be tagged
-    # the same way, not with the model a folder or the shipped data holds.
+def _hol_excerpts(tmp_path: Path, second_pages: slice) -> tuple[Path, Path]:
+    """Two folders, each with a text of some pages of the embedded Hol plan:
+    pages 3-6, and ``second_pages``."""
     md = (REPO / "corpus" / "3330_hol_handlingsplan_folkehelse_2021-2033.md").read_text(encoding="utf-8")
     pages = md.split("<!-- side ")
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
     second.mkdir()
     (first / "hol_del1.txt").write_text(" ".join(pages[3:7]), encoding="utf-8")
-    (second / "hol_del2.txt").write_text(" ".join(pages[7:12]), encoding="utf-8")
+    (second / "hol_del2.txt").write_text(" ".join(pages[second_pages]), encoding="utf-8")
+    return first, second
+
+
+def test_worker_processes_tag_with_the_model_the_index_records(tmp_path: Path) -> None:
+    # After a change of codebook the index tags by its rules alone (the model was
+    # trained on other tags); documents read by worker processes must be tagged
+    # the same way, not with the model a folder or the shipped data holds.
+    first, second = _hol_excerpts(tmp_path, second_pages=slice(7, 12))
     ix = Index.open(tmp_path / "index", create=True)
     assert ix.ingest([first]).ok
     ix.set_codebook(REPO / "tag" / "data" / "codebook.toml")  # the shipped codebook's text: a change of record
@@ -323,13 +330,7 @@ def test_tags_from_an_older_plansoks_shipped_model_are_redone_at_the_next_ingest
 ) -> None:
     # An index tagged by the model an older plansok shipped: its old passages
     # must not keep that model's tags while new ones get this model's.
-    md = (REPO / "corpus" / "3330_hol_handlingsplan_folkehelse_2021-2033.md").read_text(encoding="utf-8")
-    pages = md.split("<!-- side ")
-    first, second = tmp_path / "a", tmp_path / "b"
-    first.mkdir()
-    second.mkdir()
-    (first / "hol_del1.txt").write_text(" ".join(pages[3:7]), encoding="utf-8")
-    (second / "hol_del2.txt").write_text(" ".join(pages[7:10]), encoding="utf-8")
+    first, second = _hol_excerpts(tmp_path, second_pages=slice(7, 10))
     ix = Index.open(tmp_path / "index", create=True)
     assert ix.ingest([first]).ok
     fresh = ix.store.tag_sets()
