@@ -136,7 +136,8 @@ def train_model(examples: Sequence[Example], codebook: Codebook, analyzer: Analy
         return 0 if e.complete or t in e.negatives else -1  # -1: unknown, left out for this tag
 
     labels = {t: np.asarray([label(e, t) for e in examples], dtype=np.int8) for t in codebook.ids}
-    model = fit_calibrated(docs, extra, names, labels, [e.doc_id for e in examples], c=C)
+    theories = [t.id for t in codebook.tags if t.kind == "theory"]
+    model = fit_calibrated(docs, extra, names, labels, [e.doc_id for e in examples], c=C, rule_calibration=theories)
     digest = hashlib.sha256("\n".join(sorted(normalise(e.text) + "\t" + ",".join(sorted(e.tags))
                                              for e in examples)).encode()).hexdigest()[:16]  # fmt: skip
     model.info |= {"codebook": codebook.digest, "labelled": len(examples), "labels_sha": digest}

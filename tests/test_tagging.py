@@ -288,13 +288,26 @@ def test_a_disputed_label_pulls_half_as_hard_as_an_agreed_one() -> None:
 
 def test_the_shipped_labels_record_both_coders_and_the_adjudication() -> None:
     from plansok.tag.build import LABELS_DIR
+    from plansok.tag.codebook import Codebook
 
+    theories = {t.id for t in Codebook.default().tags if t.kind == "theory"}
     rows = [json.loads(line) for line in (LABELS_DIR / "annotated_2026-12.jsonl").read_text("utf-8").splitlines()]
-    disputed = [r for r in rows if set(r["coder_a"]) != set(r["coder_b"])]
+    # Plan passages whose theory tags were coded again keep their first
+    # coders' theme tags and take the second coding's theory tags.
+    recoded = [r for r in rows if "theory_coder_a" in r]
+
+    def first(r: dict) -> tuple[set[str], set[str]]:
+        a, b = set(r["coder_a"]), set(r["coder_b"])
+        return (a - theories, b - theories) if "theory_coder_a" in r else (a, b)
+
+    disputed = [r for r in rows if first(r)[0] != first(r)[1]]
     assert all(r.get("adjudication") for r in disputed)
-    agreed = [r for r in rows if set(r["coder_a"]) == set(r["coder_b"])]
-    assert all(set(r["tags"]) == set(r["coder_a"]) for r in agreed)
-    assert len(disputed) > 100 and len(agreed) > 1000
+    agreed = [r for r in rows if first(r)[0] == first(r)[1]]
+    assert all(set(r["tags"]) - (theories if "theory_coder_a" in r else set()) == first(r)[0] for r in agreed)
+    again = [r for r in recoded if set(r["theory_coder_a"]) != set(r["theory_coder_b"])]
+    assert all(r.get("theory_adjudication") for r in again)
+    assert all(set(r["tags"]) & theories == set(r["theory_coder_a"]) for r in recoded if r not in again)
+    assert len(disputed) > 100 and len(agreed) > 1000 and len(recoded) > 300
 
 
 def _hol_excerpts(tmp_path: Path, second_pages: slice) -> tuple[Path, Path]:
@@ -349,3 +362,37 @@ def test_tags_from_an_older_plansoks_shipped_model_are_redone_at_the_next_ingest
     with caplog.at_level("WARNING"):
         assert ix.ingest([first, second]).ok
     assert "re-tagged" not in caplog.text and ix.store.tag_sets() == after
+
+
+def test_a_theory_tags_confidence_weighs_its_rule_score_and_survives_saving(tmp_path: Path) -> None:
+    """The calibration's third column (the tag's own rule score) is fitted,
+    saved and applied on loading, and a model of the earlier format (two
+    columns) still loads and predicts as it did."""
+    from plansok.tag.model import MODEL_FORMAT, TagModel, fit_calibrated
+
+    rng = np.random.default_rng(0)
+    docs, rule, y = [], [], []
+    for i in range(300):
+        positive = i % 3 == 0
+        # The words say little; the codebook's words (the rule score) say more.
+        docs.append(["kommune", "tjeneste", "effektiv" if rng.random() < (0.6 if positive else 0.4) else "plan"])
+        rule.append(1.0 if (positive and rng.random() < 0.8) or (not positive and rng.random() < 0.1) else 0.0)
+        y.append(1.0 if positive else 0.0)
+    extra = np.asarray(rule, np.float32).reshape(-1, 1)
+    model = fit_calibrated(docs, extra, ["rule:npm"], {"npm": np.asarray(y)}, ["d"] * 300, rule_calibration=["npm"])
+    assert model.calib is not None and model.calib.shape == (1, 3)
+    probe = [["kommune", "tjeneste", "effektiv"]] * 2
+    probe_extra = np.asarray([[1.0], [0.0]], np.float32)
+    with_words, without = model.predict_proba(probe, probe_extra)[:, 0]
+    assert with_words > 0.5 > without
+    model.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["format"] == MODEL_FORMAT == 2
+    loaded = TagModel.load(tmp_path / "m")
+    assert loaded is not None
+    np.testing.assert_allclose(loaded.predict_proba(probe, probe_extra), model.predict_proba(probe, probe_extra))
+
+    model.calib = model.calib[:, :2]  # as a format-1 model stored it
+    model.save(tmp_path / "old")
+    old = TagModel.load(tmp_path / "old")
+    assert old is not None and old.calib is not None and old.calib.shape == (1, 2)
+    np.testing.assert_allclose(old.predict_proba(probe, probe_extra), model.predict_proba(probe, probe_extra))
