@@ -50,6 +50,14 @@ HELDOUT_GOLD = Path(__file__).resolve().parent.parent / "evaluation" / "data" / 
 # tags' vocabulary is wide and the passages few, so weaker regularisation
 # lets rarer words count.
 C = 16.0
+# Theory tags: 4. Scored on the gold set's tuning half (five folds, each
+# trained on the rest and the annotated passages, 2026-12-06), C = 4, 8, 16
+# gave theory micro-F1 0.797, 0.785, 0.788: no difference. The stronger
+# regularisation is chosen because the shipped model tags the very plans it
+# was trained on: weaker, it learns single labelled passages by heart, and
+# the report's most confident theory passages are those, not the ones whose
+# language carries the theory.
+C_THEORY = 4.0
 
 
 @dataclass
@@ -62,6 +70,20 @@ class Example:
     source: str = ""
     negatives: set[str] = field(default_factory=set)
     complete: bool = True  # every tag not in ``tags`` is absent
+    # A second, independent coding of the same passage (the first one, where
+    # tags were coded again): each tag's label is then the share of the two
+    # codings that gave it, so a passage they disagree on pulls half as hard.
+    first_tags: set[str] | None = None
+
+    def share(self, tag: str) -> float:
+        """1 or 0 (-1: unknown for this tag), or the share of the codings that gave it."""
+        if tag in self.tags:
+            here = 1.0
+        elif self.complete or tag in self.negatives:
+            here = 0.0
+        else:
+            return -1.0
+        return here if self.first_tags is None else (here + (tag in self.first_tags)) / 2
 
 
 def normalise(text: str) -> str:
@@ -77,7 +99,8 @@ def load_examples(paths: Iterable[Path], codebook: Codebook) -> list[Example]:
                 continue
             row = json.loads(line)
             tags = set(row.get("tags", [])) | set(row.get("themes", [])) | set(row.get("theories", []))
-            unknown = tags - known
+            first = set(row["first_tags"]) if "first_tags" in row else None
+            unknown = (tags | (first or set())) - known
             if unknown:
                 raise PlansokError(f"{path}:{n}: unknown tag(s) {', '.join(sorted(unknown))}")
             out.append(
@@ -90,6 +113,7 @@ def load_examples(paths: Iterable[Path], codebook: Codebook) -> list[Example]:
                     path.name,
                     set(row.get("negatives", [])),
                     bool(row.get("complete", True)),
+                    first,
                 )
             )
     return out
@@ -130,15 +154,12 @@ def train_model(examples: Sequence[Example], codebook: Codebook, analyzer: Analy
     names = extra_names(codebook)
     extra = extra_features(rules, words, [e.text for e in examples], names)
 
-    def label(e: Example, t: str) -> int:
-        if t in e.tags:
-            return 1
-        return 0 if e.complete or t in e.negatives else -1  # -1: unknown, left out for this tag
-
-    labels = {t: np.asarray([label(e, t) for e in examples], dtype=np.int8) for t in codebook.ids}
+    labels = {t: np.asarray([e.share(t) for e in examples], dtype=np.float64) for t in codebook.ids}
     theories = [t.id for t in codebook.tags if t.kind == "theory"]
-    model = fit_calibrated(docs, extra, names, labels, [e.doc_id for e in examples], c=C, rule_calibration=theories)
+    c = {t.id: C_THEORY if t.kind == "theory" else C for t in codebook.tags}
+    model = fit_calibrated(docs, extra, names, labels, [e.doc_id for e in examples], c=c, rule_calibration=theories)
     digest = hashlib.sha256("\n".join(sorted(normalise(e.text) + "\t" + ",".join(sorted(e.tags))
+                                             + ("" if e.first_tags is None else "\t" + ",".join(sorted(e.first_tags)))
                                              for e in examples)).encode()).hexdigest()[:16]  # fmt: skip
     model.info |= {"codebook": codebook.digest, "labelled": len(examples), "labels_sha": digest}
     return model

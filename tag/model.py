@@ -231,7 +231,7 @@ def fit_calibrated(
     labels: dict[str, np.ndarray],
     groups: Sequence[str],
     *,
-    c: float = 4.0,
+    c: float | dict[str, float] = 4.0,
     min_df: int = 2,
     folds: int = 5,
     by_group: bool = False,
@@ -291,8 +291,12 @@ def fit_calibrated(
         xk, gk = x[rows], group_ids[rows]  # a passage's two rows share its fold
         k_folds = min(n_folds, len(set(gk.tolist())))
 
-        def model() -> LogisticRegression:
-            return LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, solver="liblinear", random_state=0)
+        c_tag = c.get(tag, 4.0) if isinstance(c, dict) else c
+
+        def model(c_tag: float = c_tag) -> LogisticRegression:
+            return LogisticRegression(
+                C=c_tag, class_weight=class_weight, max_iter=2000, solver="liblinear", random_state=0
+            )
 
         def fit(idx: np.ndarray, xk=xk, y=y, w=w if soft else None) -> LogisticRegression:
             return model().fit(xk[idx], y[idx], sample_weight=None if w is None else w[idx])

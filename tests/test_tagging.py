@@ -290,24 +290,26 @@ def test_the_shipped_labels_record_both_coders_and_the_adjudication() -> None:
     from plansok.tag.build import LABELS_DIR
     from plansok.tag.codebook import Codebook
 
-    theories = {t.id for t in Codebook.default().tags if t.kind == "theory"}
+    kinds = {t.id: t.kind for t in Codebook.default().tags}
     rows = [json.loads(line) for line in (LABELS_DIR / "annotated_2026-12.jsonl").read_text("utf-8").splitlines()]
-    # Plan passages whose theory tags were coded again keep their first
-    # coders' theme tags and take the second coding's theory tags.
-    recoded = [r for r in rows if "theory_coder_a" in r]
+    for kind in ("theme", "theory"):
+        of_kind = {t for t, k in kinds.items() if k == kind}
+        # A passage whose tags of one kind were coded again takes them from
+        # the second coding (its own coders and adjudication), otherwise from
+        # the first.
 
-    def first(r: dict) -> tuple[set[str], set[str]]:
-        a, b = set(r["coder_a"]), set(r["coder_b"])
-        return (a - theories, b - theories) if "theory_coder_a" in r else (a, b)
+        def coding(r: dict, kind: str = kind, of_kind: set[str] = of_kind) -> tuple[set[str], set[str], str]:
+            if f"{kind}_coder_a" in r:
+                return set(r[f"{kind}_coder_a"]), set(r[f"{kind}_coder_b"]), f"{kind}_adjudication"
+            return set(r["coder_a"]) & of_kind, set(r["coder_b"]) & of_kind, "adjudication"
 
-    disputed = [r for r in rows if first(r)[0] != first(r)[1]]
-    assert all(r.get("adjudication") for r in disputed)
-    agreed = [r for r in rows if first(r)[0] == first(r)[1]]
-    assert all(set(r["tags"]) - (theories if "theory_coder_a" in r else set()) == first(r)[0] for r in agreed)
-    again = [r for r in recoded if set(r["theory_coder_a"]) != set(r["theory_coder_b"])]
-    assert all(r.get("theory_adjudication") for r in again)
-    assert all(set(r["tags"]) & theories == set(r["theory_coder_a"]) for r in recoded if r not in again)
-    assert len(disputed) > 100 and len(agreed) > 1000 and len(recoded) > 300
+        disputed = [r for r in rows if coding(r)[0] != coding(r)[1]]
+        assert all(r.get(coding(r)[2]) for r in disputed), kind
+        # Passages no one adjudicated carry what both coders gave.
+        agreed = [r for r in rows if coding(r)[0] == coding(r)[1] and not r.get(coding(r)[2])]
+        assert all(set(r["tags"]) & of_kind == coding(r)[0] for r in agreed), kind
+        assert len(agreed) > 1000
+    assert sum("theme_coder_a" in r for r in rows) > 1000 and sum("theory_coder_a" in r for r in rows) > 300
 
 
 def _hol_excerpts(tmp_path: Path, second_pages: slice) -> tuple[Path, Path]:
