@@ -254,6 +254,9 @@ def fit_calibrated(
     one document (the thesis). Deterministic: the same labels give the same
     model.
 
+    ``c``: the regressions' inverse regularisation, one for all tags or one
+    per tag (4 for a tag the dict does not name).
+
     ``rule_calibration``: tags whose calibration also weighs the tag's own
     rule score (the codebook's words, in their sense), fitted on the same
     out-of-fold predictions. For theory tags the classifier alone, without
