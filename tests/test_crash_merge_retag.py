@@ -35,13 +35,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from faults.client import ServerClient
+from faults.client import CrashServer
 
 from plansok.api import Index
 from plansok.index.store import MAX_SEGMENTS, MERGE_FACTOR, plan_merge
 
 REPO = Path(__file__).resolve().parent.parent
-SERVER = Path(__file__).resolve().parent / "faults" / "crash_server.py"
 CODEBOOK = REPO / "tag" / "data" / "codebook.toml"
 SLOW = os.environ.get("PLANSOK_SLOW") == "1"
 SEED = int(os.environ.get("PLANSOK_FAULT_SEED", "20261205"))
@@ -78,15 +77,11 @@ slow_only = pytest.mark.skipif(not SLOW, reason="long variant: set PLANSOK_SLOW=
 # ---------------------------------------------------------------- the writer server
 
 
-class CrashServer(ServerClient):
-    """Client of tests/faults/crash_server.py (its docstring gives the protocol)."""
+class MergeServer(CrashServer):
+    """The crash server, with ingests of several batches in one process."""
 
     def __init__(self, log: Path) -> None:
-        super().__init__(SERVER, log, "crash server")
-
-    def run(self, op: str, index: Path, **cmd: Any) -> dict[str, Any]:
-        self._send({"op": op, "index": str(index), "deadline": 120, **cmd})
-        return self._read(180)
+        super().__init__(log, deadline=120, wait=180)
 
     def ingest(self, index: Path, batches: list[list[Path]], **cmd: Any) -> dict[str, Any]:
         """One `Index.ingest` per batch, in one process."""
@@ -96,8 +91,8 @@ class CrashServer(ServerClient):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashServer]:
-    srv = CrashServer(tmp_path_factory.mktemp("crash-server") / "server.log")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MergeServer]:
+    srv = MergeServer(tmp_path_factory.mktemp("crash-server") / "server.log")
     yield srv
     srv.close()
 
@@ -177,7 +172,7 @@ def segments_of(path: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def merge_setup(server: CrashServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def merge_setup(server: MergeServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An index of seven commits of one tier; the eighth document (its ingest
     merges); the state before and after the merge; the next document and the
     state after writing it."""
@@ -239,7 +234,7 @@ def test_a_merge_leaves_search_results_unchanged(merge_setup: dict[str, Any], tm
 
 
 def merge_kills(
-    server: CrashServer, setup: dict[str, Any], tmp: Path, kills: list[dict[str, Any]], next_every: int
+    server: MergeServer, setup: dict[str, Any], tmp: Path, kills: list[dict[str, Any]], next_every: int
 ) -> Counter:
     """Kill the merging ingest as each of ``kills`` says; check the index after
     the kill and after re-running the same ingest, and (every ``next_every``-th
@@ -304,7 +299,7 @@ FAST_MERGE_POINTS = ["merge:member:5", "merge:written", "merge:renamed", "merge:
     ],
 )
 def test_sigkill_during_a_merge_loses_nothing_and_a_rerun_finishes_it(
-    server: CrashServer, merge_setup: dict[str, Any], tmp_path: Path, points: list[str], n_random: int
+    server: MergeServer, merge_setup: dict[str, Any], tmp_path: Path, points: list[str], n_random: int
 ) -> None:
     rng = random.Random(SEED + n_random)
     kills = merge_kill_plan(merge_setup, rng, points, n_random)
@@ -337,7 +332,7 @@ def tag_state(ix: Index) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def retag_setup(server: CrashServer, merge_setup: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict:
+def retag_setup(server: MergeServer, merge_setup: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The merge test's index (tagged at ingest with the shipped codebook and
     model), an edited codebook, and the index's tags before and after the
     retag a clean `plansok tag --codebook FILE` makes."""
@@ -392,7 +387,7 @@ def which_tags(ix: Index, setup: dict[str, Any], where: str) -> str:
     )
 
 
-def retag_kills(server: CrashServer, setup: dict[str, Any], tmp: Path, kills: list[dict[str, Any]]) -> Counter:
+def retag_kills(server: MergeServer, setup: dict[str, Any], tmp: Path, kills: list[dict[str, Any]]) -> Counter:
     """Kill the retag of `plansok tag --codebook FILE` as each of ``kills``
     says; check the index after the kill and after the researcher runs the
     command again. The first kill and re-run are the command itself; the rest
@@ -438,7 +433,7 @@ def retag_kills(server: CrashServer, setup: dict[str, Any], tmp: Path, kills: li
     ],
 )
 def test_sigkill_during_a_retag_leaves_all_old_or_all_new_tags(
-    server: CrashServer, retag_setup: dict[str, Any], tmp_path: Path, points: list[str], n_random: int
+    server: MergeServer, retag_setup: dict[str, Any], tmp_path: Path, points: list[str], n_random: int
 ) -> None:
     rng = random.Random(SEED + n_random)
     kills: list[dict[str, Any]] = [{"at": p} for p in points]

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults.client import ServerClient
+from faults.client import CrashServer
 
 from plansok.analysis.analyzer import Analyzer
 from plansok.api import Index
@@ -48,7 +48,6 @@ from plansok.tag.model import TagModel
 from plansok.tag.tagger import Tagger
 from plansok.tag.train import read_passages
 
-SERVER = Path(__file__).resolve().parent / "faults" / "crash_server.py"
 SLOW = os.environ.get("PLANSOK_SLOW") == "1"
 SEED = int(os.environ.get("PLANSOK_FAULT_SEED", "20261205"))
 # Short real excerpts (source pages) of two plans make the index; a third
@@ -86,15 +85,14 @@ UNDO_TO_SHIPPED_POINTS = ["retag:before-commit", "retag:committed", "remove:tagg
 slow_only = pytest.mark.skipif(not SLOW, reason="long variant: set PLANSOK_SLOW=1")
 
 
-class CrashServer(ServerClient):
-    """Client of tests/faults/crash_server.py (its docstring gives the protocol)."""
+class TrainServer(CrashServer):
+    """The crash server, with trainings' longer deadline; every answer must be a clean one."""
 
     def __init__(self, log: Path) -> None:
-        super().__init__(SERVER, log, "crash server")
+        super().__init__(log, deadline=300, wait=400)
 
     def run(self, op: str, index: Path, **cmd: Any) -> dict[str, Any]:
-        self._send({"op": op, "index": str(index), "deadline": 300, **cmd})
-        res = self._read(400)
+        res = super().run(op, index, **cmd)
         assert not res.get("hung") and not res.get("error"), res
         return res
 
@@ -106,8 +104,8 @@ class CrashServer(ServerClient):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashServer]:
-    srv = CrashServer(tmp_path_factory.mktemp("crash-server") / "server.log")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainServer]:
+    srv = TrainServer(tmp_path_factory.mktemp("crash-server") / "server.log")
     yield srv
     srv.close()
 
@@ -176,7 +174,7 @@ def which(ix: Index, states: dict[str, list[tuple[Any, ...]]], where: str) -> st
 
 
 @pytest.fixture(scope="module")
-def setup(server: CrashServer, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def setup(server: TrainServer, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An index of two plan excerpts (state 0: the shipped model), trained on
     three label files in turn (states 1, 2, 3), each state's tag rows, and the
     document ingested after a kill."""
@@ -240,7 +238,7 @@ def test_a_model_changed_by_hand_is_named_not_used(setup: dict[str, Any], rules:
 
 
 def kill_and_check(
-    server: CrashServer,
+    server: TrainServer,
     setup: dict[str, Any],
     rules: Tagger,
     tmp: Path,
@@ -303,7 +301,7 @@ def random_kills(rng: random.Random, n: int, seconds: float) -> list[dict[str, A
     ],
 )
 def test_sigkill_during_a_training(
-    server: CrashServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path, points: list[str], n_random: int
+    server: TrainServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path, points: list[str], n_random: int
 ) -> None:
     kills: list[dict[str, Any]] = [{"at": p} for p in points]
     kills += random_kills(random.Random(SEED + n_random), n_random, 3.0)
@@ -320,7 +318,7 @@ def test_sigkill_during_a_training(
     ],
 )
 def test_sigkill_during_an_undo(
-    server: CrashServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path, points: list[str], n_random: int
+    server: TrainServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path, points: list[str], n_random: int
 ) -> None:
     kills: list[dict[str, Any]] = [{"at": p} for p in points]
     kills += random_kills(random.Random(SEED + n_random), n_random, 2.0)
@@ -332,7 +330,7 @@ def test_sigkill_during_an_undo(
 @slow_only
 @pytest.mark.slow
 def test_sigkill_from_and_back_to_the_shipped_model(
-    server: CrashServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path
+    server: TrainServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path
 ) -> None:
     """The first training (nothing to move aside) and the undo back to the
     shipped model (nothing to put back: ``tagger/`` is deleted)."""
@@ -348,7 +346,7 @@ def test_sigkill_from_and_back_to_the_shipped_model(
 @slow_only
 @pytest.mark.slow
 def test_sigkill_during_a_training_with_the_full_fit(
-    server: CrashServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path
+    server: TrainServer, setup: dict[str, Any], rules: Tagger, tmp_path: Path
 ) -> None:
     """The command exactly as a researcher runs it: the calibrated fit on the
     shipped passages plus the labels (its own "after" state, from a clean run)."""

@@ -55,3 +55,20 @@ class ServerClient:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
+
+
+class CrashServer(ServerClient):
+    """Client of ``crash_server.py`` (its docstring gives the protocol): each
+    command carries the server's own ``deadline`` in seconds, and the answer
+    is awaited ``wait`` seconds, long enough for the server to report a hang
+    itself."""
+
+    SCRIPT = Path(__file__).resolve().parent / "crash_server.py"
+
+    def __init__(self, log: Path, deadline: float, wait: float) -> None:
+        super().__init__(self.SCRIPT, log, "crash server")
+        self.deadline, self.wait = deadline, wait
+
+    def run(self, op: str, index: Path, **cmd: Any) -> dict[str, Any]:
+        self._send({"op": op, "index": str(index), "deadline": self.deadline, **cmd})
+        return self._read(self.wait)
