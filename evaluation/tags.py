@@ -12,7 +12,12 @@ theory tags. Rules alone (no classifier) are scored beside the tags.
 
 The gold set's held-out half (``part``) is reported first; nothing in
 plansok was chosen on it. The tuning half is in the shipped model's training
-data, so its numbers are in-sample and labelled so. The reliability table
+data, so its numbers are in-sample and labelled so. The recheck set
+(``recheck.jsonl``) is a third kind: passages that are in the training data,
+coded again by two new coders the model never learnt from. It measures what a
+researcher gets on the shipped plans themselves (the model has read the
+passage, not these coders' labels), not what it does on plans it has not
+seen: that is the held-out half. The reliability table
 shows, for the tags the index gave, the confidence it stated against the
 share that the gold set confirms.
 """
@@ -31,15 +36,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plansok.errors import PlansokError
 from plansok.evaluation.qrels import default_pdf_dir, default_thesis_pdf
 from plansok.evaluation.run import default_index_dir
 
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_GOLD = REPO / "evaluation" / "data" / "tag_gold" / "gold.jsonl"
+GOLD_DIR = REPO / "evaluation" / "data" / "tag_gold"
+DEFAULT_GOLD = (GOLD_DIR / "gold.jsonl", GOLD_DIR / "recheck.jsonl")
 SYSTEMS = ("tags", "rules")
-PARTS = ("heldout", "tuning")
+PARTS = ("heldout", "tuning", "recheck")
+PART_NAMES = {
+    "heldout": "the gold set's held-out half (never tuned on)",
+    "tuning": "the gold set's tuning half (in the training data: in-sample)",
+    "recheck": "training passages coded again by two new coders (passages in-sample, coders not)",
+}
 MIN_MATCH = 0.5  # share of a gold passage's trigrams an index passage must hold
 BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
 _WORD = re.compile(r"\w+")
@@ -119,11 +131,18 @@ class TagReport:
         return out
 
 
-def load_gold(path: Path) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for r in rows:
-        r["tags"] = set(r.get("themes", [])) | set(r.get("theories", []))
-        r.setdefault("part", "heldout")
+def load_gold(paths: Path | Sequence[Path]) -> list[dict]:
+    rows: list[dict] = []
+    for path in [paths] if isinstance(paths, Path) else paths:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            r["tags"] = set(r.get("themes", [])) | set(r.get("theories", []))
+            r.setdefault("part", "heldout")
+            if r["part"] not in PARTS:
+                raise PlansokError(f"{path}:{n}: unknown part {r['part']!r} (known: {', '.join(PARTS)})")
+            rows.append(r)
     return rows
 
 
@@ -151,7 +170,7 @@ def match_passages(gold: list[dict], passages: Sequence[tuple[int, Any]]) -> dic
     return out
 
 
-def evaluate(index_dir: Path, gold_path: Path = DEFAULT_GOLD, ingest: bool = True) -> TagReport:
+def evaluate(index_dir: Path, gold_path: Path | Sequence[Path] = DEFAULT_GOLD, ingest: bool = True) -> TagReport:
     from plansok.analysis.analyzer import Analyzer
     from plansok.api import Index
     from plansok.tag.tagger import Tagger
@@ -176,6 +195,7 @@ def evaluate(index_dir: Path, gold_path: Path = DEFAULT_GOLD, ingest: bool = Tru
     analyzer = Analyzer()
     rules = Tagger.build(codebook, analyzer).rules
     parts = {p: PartReport(per_tag={s: {t: Counts() for t in kinds} for s in SYSTEMS}) for p in PARTS}
+    parts = {p: r for p, r in parts.items() if any(g["part"] == p for g in gold)}
     for g in gold:
         part = parts[g["part"]]
         part.passages += 1
@@ -205,10 +225,9 @@ def evaluate(index_dir: Path, gold_path: Path = DEFAULT_GOLD, ingest: bool = Tru
 
 
 def format_report(rep: TagReport) -> str:
-    names = {"heldout": "held-out half (never tuned on)", "tuning": "tuning half (in the training data: in-sample)"}
     lines = []
     for name, part in rep.parts.items():
-        lines.append(f"tags of a fresh index on the gold set's {names[name]}: {part.passages} passages"
+        lines.append(f"tags of a fresh index on {PART_NAMES[name]}: {part.passages} passages"
                      + (f", {part.unmatched} not found in the index" if part.unmatched else ""))  # fmt: skip
         lines.append(f"  {'micro-F1':<16}" + "".join(f"{s:>10}" for s in SYSTEMS))
         for kind in ("theme", "theory"):
@@ -216,6 +235,8 @@ def format_report(rep: TagReport) -> str:
                 f"  {kind + ' tags':<16}" + "".join(f"{part.micro(s, kind, rep.kinds).f1:>10.3f}" for s in SYSTEMS)
             )
         lines.append("")
+    if "heldout" not in rep.parts:
+        return "\n".join(lines)
     held = rep.parts["heldout"]
     lines.append(f"  per tag, held-out   {'n':>4} {'P':>6} {'R':>6} {'F1':>6}   rules F1")
     for kind in ("theme", "theory"):
@@ -239,7 +260,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--index", type=Path, default=None, help=f"a fresh index to ingest into (default: {default_index_dir()}-tags)"
     )
-    p.add_argument("--gold", type=Path, default=DEFAULT_GOLD, help="the gold set (JSONL with part, themes, theories)")
+    p.add_argument(
+        "--gold",
+        type=Path,
+        action="append",
+        help="a gold file (JSONL with part, themes, theories); repeat for several "
+        f"(default: {', '.join(p.name for p in DEFAULT_GOLD)} in {GOLD_DIR})",
+    )
     p.add_argument("--no-ingest", action="store_true", help="use the index as it is")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
@@ -250,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     index = args.index or default_index_dir().with_name(default_index_dir().name + "-tags")
-    rep = evaluate(index, args.gold, ingest=not args.no_ingest)
+    rep = evaluate(index, args.gold or DEFAULT_GOLD, ingest=not args.no_ingest)
     if args.json:
         sys.stdout.write(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:

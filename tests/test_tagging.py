@@ -398,3 +398,48 @@ def test_a_theory_tags_confidence_weighs_its_rule_score_and_survives_saving(tmp_
     old = TagModel.load(tmp_path / "old")
     assert old is not None and old.calib is not None and old.calib.shape == (1, 2)
     np.testing.assert_allclose(old.predict_proba(probe, probe_extra), model.predict_proba(probe, probe_extra))
+
+
+def test_the_recheck_set_is_training_text_coded_again_by_coders_the_model_never_learnt_from() -> None:
+    # eval-tags calls the recheck figures "passages in-sample, coders not":
+    # that holds only while every recheck passage is a training passage and
+    # none is in the held-out half. (The recheck coders' labels must never
+    # join the training labels, or the set would measure the model against
+    # its own labels: the build reads tag/data/labels only.)
+    from plansok.evaluation.tags import DEFAULT_GOLD, load_gold
+    from plansok.tag.build import LABELS_DIR, normalise
+
+    gold, recheck = (load_gold(p) for p in DEFAULT_GOLD)
+    assert len(recheck) >= 500 and {r["part"] for r in recheck} == {"recheck"}
+    training = {}
+    for path in LABELS_DIR.glob("*.jsonl"):
+        for line in path.read_text("utf-8").splitlines():
+            r = json.loads(line)
+            training[normalise(r["text"])] = r
+    heldout = {normalise(g["text"]) for g in gold if g["part"] == "heldout"}
+    for r in recheck:
+        key = normalise(r["text"])
+        assert key in training and key not in heldout, r["id"]
+        a, b = set(r["coder_a"]), set(r["coder_b"])
+        # Agreed tags stand; disputed passages carry an adjudication.
+        assert (a == b and r["tags"] == a) or (a != b and r["adjudication"]), r["id"]
+
+
+def test_eval_tags_names_what_each_part_measures_and_refuses_an_unknown_part(tmp_path: Path) -> None:
+    from plansok.evaluation.tags import SYSTEMS, Counts, PartReport, TagReport, format_report, load_gold
+
+    kinds = {"bolig": "theme", "npm": "theory"}
+    parts = {}
+    for name in ("heldout", "recheck"):
+        part = PartReport(per_tag={s: {t: Counts() for t in kinds} for s in SYSTEMS})
+        part.passages = 10
+        part.per_tag["tags"]["bolig"].add(True, True)
+        parts[name] = part
+    text = format_report(TagReport(kinds, parts))
+    held, recheck = text.index("held-out half (never tuned on)"), text.index("passages in-sample, coders not")
+    assert held < recheck
+
+    bad = tmp_path / "gold.jsonl"
+    bad.write_text('{"id": "x", "text": "a b c", "part": "heldout"}\n{"id": "y", "text": "d e f", "part": "dev"}\n')
+    with pytest.raises(PlansokError, match=r"gold.jsonl:2: unknown part 'dev'"):
+        load_gold(bad)
