@@ -46,11 +46,12 @@ REPO = Path(__file__).resolve().parent.parent
 GOLD_DIR = REPO / "evaluation" / "data" / "tag_gold"
 DEFAULT_GOLD = (GOLD_DIR / "gold.jsonl", GOLD_DIR / "recheck.jsonl")
 SYSTEMS = ("tags", "rules")
-PARTS = ("heldout", "tuning", "recheck")
+PARTS = ("heldout", "tuning", "recheck", "texts")
 PART_NAMES = {
     "heldout": "the gold set's held-out half (never tuned on)",
     "tuning": "the gold set's tuning half (in the training data: in-sample)",
     "recheck": "training passages coded again by two new coders (passages in-sample, coders not)",
+    "texts": "your coded passages, tagged from their own text",
 }
 MIN_MATCH = 0.5  # share of a gold passage's trigrams an index passage must hold
 BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
@@ -131,7 +132,7 @@ class TagReport:
         return out
 
 
-def load_gold(paths: Path | Sequence[Path]) -> list[dict]:
+def load_gold(paths: Path | Sequence[Path], default_part: str = "heldout") -> list[dict]:
     rows: list[dict] = []
     for path in [paths] if isinstance(paths, Path) else paths:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -139,7 +140,9 @@ def load_gold(paths: Path | Sequence[Path]) -> list[dict]:
                 continue
             r = json.loads(line)
             r["tags"] = set(r.get("themes", [])) | set(r.get("theories", []))
-            r.setdefault("part", "heldout")
+            r.setdefault("part", default_part)
+            if "text" not in r:
+                raise PlansokError(f"{path}:{n}: a passage needs its text")
             if r["part"] not in PARTS:
                 raise PlansokError(f"{path}:{n}: unknown part {r['part']!r} (known: {', '.join(PARTS)})")
             rows.append(r)
@@ -194,20 +197,39 @@ def evaluate(index_dir: Path, gold_path: Path | Sequence[Path] = DEFAULT_GOLD, i
     tags = ix.store.tags_of([pid for pid in matched.values() if pid is not None])
     analyzer = Analyzer()
     rules = Tagger.build(codebook, analyzer).rules
-    parts = {p: PartReport(per_tag={s: {t: Counts() for t in kinds} for s in SYSTEMS}) for p in PARTS}
-    parts = {p: r for p, r in parts.items() if any(g["part"] == p for g in gold)}
+    found: list[tuple[dict[str, float], set[str]] | None] = []
     for g in gold:
-        part = parts[g["part"]]
-        part.passages += 1
         pid = matched[g["id"]]
         if pid is None:
-            part.unmatched += 1
-            given: dict[str, float] = {}
-            fired: set[str] = set()
+            found.append(None)
         else:
-            given = {t["tag"]: float(t["confidence"]) for t in tags.get(pid, [])}  # type: ignore[arg-type]
             i = row_of[pid]
-            fired = set(rules.fired(rules.tag(data.words[i], data.passages[i].text)))
+            found.append(
+                (
+                    {t["tag"]: float(t["confidence"]) for t in tags.get(pid, [])},  # type: ignore[misc]
+                    set(rules.fired(rules.tag(data.words[i], data.passages[i].text))),
+                )
+            )
+    parts = score(gold, found, kinds)
+    model = Tagger.for_index(ix.store, analyzer).model
+    info = {"labelled": model.info.get("labelled"), "labels_sha": model.info.get("labels_sha")} if model else {}
+    return TagReport(kinds, parts, time.perf_counter() - t0, info)
+
+
+def score(
+    gold: Sequence[dict], found: Sequence[tuple[dict[str, float], set[str]] | None], kinds: dict[str, str]
+) -> dict[str, PartReport]:
+    """Per part, each gold passage's tags against what the tagger gave it
+    (tag -> confidence) and what the rules alone fired; None: not found, so
+    every gold tag of it is missed."""
+    parts = {p: PartReport(per_tag={s: {t: Counts() for t in kinds} for s in SYSTEMS}) for p in PARTS}
+    parts = {p: r for p, r in parts.items() if any(g["part"] == p for g in gold)}
+    for g, hit in zip(gold, found):
+        part = parts[g["part"]]
+        part.passages += 1
+        if hit is None:
+            part.unmatched += 1
+        given, fired = hit if hit is not None else ({}, set())
         for tag in kinds:
             actual = tag in g["tags"]
             part.per_tag["tags"][tag].add(tag in given, actual)
@@ -219,15 +241,48 @@ def evaluate(index_dir: Path, gold_path: Path | Sequence[Path] = DEFAULT_GOLD, i
                     cell[0] += 1
                     cell[1] += tag in g["tags"]
                     cell[2] += conf
-    model = Tagger.for_index(ix.store, analyzer).model
+    return parts
+
+
+def evaluate_texts(gold_path: Path | Sequence[Path]) -> TagReport:
+    """Your own coded passages, tagged from their text by the shipped model
+    (no index: sections as the file gives them, else none)."""
+    from plansok.analysis.analyzer import Analyzer
+    from plansok.tag.features import forms_of, words_and_terms
+    from plansok.tag.tagger import Tagger
+
+    t0 = time.perf_counter()
+    gold = load_gold(gold_path, default_part="texts")
+    analyzer = Analyzer()
+    tagger = Tagger.from_config(None, None, analyzer)
+    kinds = {t.id: t.kind for t in tagger.codebook.tags}
+    unknown = sorted({t for g in gold for t in g["tags"]} - set(kinds))
+    if unknown:
+        raise PlansokError(f"gold tags not in the codebook: {', '.join(unknown)}")
+    found: list[tuple[dict[str, float], set[str]] | None] = [None] * len(gold)
+    for standard in sorted({g.get("standard", "nb") for g in gold}):
+        rows = [k for k, g in enumerate(gold) if g.get("standard", "nb") == standard]
+        words, terms, texts = [], [], []
+        for k in rows:
+            w, t = words_and_terms(
+                gold[k]["text"], standard, forms_of(analyzer.analyze(gold[k]["text"], standard), standard)
+            )
+            words.append(w)
+            terms.append(t)
+            texts.append(gold[k]["text"])
+        given = tagger.tag(words, texts, terms, [gold[k].get("section", "") for k in rows])
+        for k, w, text, tags in zip(rows, words, texts, given):
+            found[k] = ({t.tag: t.confidence for t in tags}, set(tagger.rules.fired(tagger.rules.tag(w, text))))
+    model = tagger.model
     info = {"labelled": model.info.get("labelled"), "labels_sha": model.info.get("labels_sha")} if model else {}
-    return TagReport(kinds, parts, time.perf_counter() - t0, info)
+    return TagReport(kinds, score(gold, found, kinds), time.perf_counter() - t0, info)
 
 
 def format_report(rep: TagReport) -> str:
     lines = []
     for name, part in rep.parts.items():
-        lines.append(f"tags of a fresh index on {PART_NAMES[name]}: {part.passages} passages"
+        tagged_by = "the shipped model" if name == "texts" else "a fresh index"
+        lines.append(f"tags of {tagged_by} on {PART_NAMES[name]}: {part.passages} passages"
                      + (f", {part.unmatched} not found in the index" if part.unmatched else ""))  # fmt: skip
         lines.append(f"  {'micro-F1':<16}" + "".join(f"{s:>10}" for s in SYSTEMS))
         for kind in ("theme", "theory"):
@@ -235,10 +290,13 @@ def format_report(rep: TagReport) -> str:
                 f"  {kind + ' tags':<16}" + "".join(f"{part.micro(s, kind, rep.kinds).f1:>10.3f}" for s in SYSTEMS)
             )
         lines.append("")
-    if "heldout" not in rep.parts:
+    if not rep.parts:
         return "\n".join(lines)
-    held = rep.parts["heldout"]
-    lines.append(f"  per tag, held-out   {'n':>4} {'P':>6} {'R':>6} {'F1':>6}   rules F1")
+    # Per tag and reliability for the part that speaks for new text: the
+    # held-out half, or your own passages.
+    first = "heldout" if "heldout" in rep.parts else next(iter(rep.parts))
+    held, label = rep.parts[first], {"heldout": "held-out", "texts": "your passages"}.get(first, first)
+    lines.append(f"  per tag, {label:<11}{'n':>4} {'P':>6} {'R':>6} {'F1':>6}   rules F1")
     for kind in ("theme", "theory"):
         for tag, k in rep.kinds.items():
             if k == kind:
@@ -247,7 +305,7 @@ def format_report(rep: TagReport) -> str:
                     f"  {tag:<22}{c.tp + c.fn:>3} {c.precision:>6.2f} {c.recall:>6.2f} {c.f1:>6.2f}   {r.f1:>6.2f}"
                 )
     lines.append("")
-    lines.append("  reliability, held-out: the confidence stated on a tag against the share the gold set confirms")
+    lines.append(f"  reliability, {label}: the confidence stated on a tag against the share the gold set confirms")
     lines.append(f"  {'confidence':<14}{'tags':>6}{'stated':>9}{'observed':>10}")
     for i, (n, ok, conf) in enumerate(held.reliability):
         if n:
@@ -268,6 +326,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         f"(default: {', '.join(p.name for p in DEFAULT_GOLD)} in {GOLD_DIR})",
     )
     p.add_argument("--no-ingest", action="store_true", help="use the index as it is")
+    p.add_argument(
+        "--texts",
+        type=Path,
+        action="append",
+        help="your own coded passages instead (JSONL: text, standard nb/nn, section, themes, theories), "
+        "tagged from their text by the shipped model, no index: how far to trust the tags on your plans",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -277,7 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     index = args.index or default_index_dir().with_name(default_index_dir().name + "-tags")
-    rep = evaluate(index, args.gold or DEFAULT_GOLD, ingest=not args.no_ingest)
+    if args.texts:
+        rep = evaluate_texts(args.texts)
+    else:
+        rep = evaluate(index, args.gold or DEFAULT_GOLD, ingest=not args.no_ingest)
     if args.json:
         sys.stdout.write(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:

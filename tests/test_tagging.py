@@ -443,3 +443,32 @@ def test_eval_tags_names_what_each_part_measures_and_refuses_an_unknown_part(tmp
     bad.write_text('{"id": "x", "text": "a b c", "part": "heldout"}\n{"id": "y", "text": "d e f", "part": "dev"}\n')
     with pytest.raises(PlansokError, match=r"gold.jsonl:2: unknown part 'dev'"):
         load_gold(bad)
+
+
+def test_eval_tags_scores_a_researchers_own_coded_passages_from_their_text(tmp_path: Path, capsys) -> None:
+    from plansok.evaluation.tags import main
+
+    own = tmp_path / "mine.jsonl"
+    rows = [
+        {
+            "text": "Kommunen skal skaffe flere kommunale utleieboliger til vanskeligstilte på boligmarkedet, "
+            "og startlån og bostøtte skal brukes aktivt for at familier kan eie egen bolig.",
+            "themes": ["bolig"],
+        },
+        {
+            "text": "Barnevernstenesta fekk 120 meldingar i fjor, og talet på barn med hjelpetiltak etter "
+            "barnevernslova auka.",
+            "standard": "nn",
+            "themes": ["barnevern", "oppvekst"],
+        },
+        {"text": "Fylkesvegen gjennom sentrum får ny gang- og sykkelveg og to nye busslommer i 2026.", "themes": []},
+    ]
+    own.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert main(["--texts", str(own), "--json"]) == 0
+    part = json.loads(capsys.readouterr().out)["parts"]["texts"]
+    assert part["passages"] == 3 and part["unmatched"] == 0
+    assert part["per_tag"]["tags"]["bolig"]["tp"] == 1 and part["micro"]["tags"]["theme"]["fp"] == 0
+
+    own.write_text(json.dumps({"text": "Noe tekst her om skolen.", "themes": ["skole"]}) + "\n", encoding="utf-8")
+    with pytest.raises(PlansokError, match="not in the codebook: skole"):
+        main(["--texts", str(own)])
