@@ -472,3 +472,18 @@ def test_eval_tags_scores_a_researchers_own_coded_passages_from_their_text(tmp_p
     own.write_text(json.dumps({"text": "Noe tekst her om skolen.", "themes": ["skole"]}) + "\n", encoding="utf-8")
     with pytest.raises(PlansokError, match="not in the codebook: skole"):
         main(["--texts", str(own)])
+
+
+def test_the_other_plans_set_keeps_both_codings_and_no_third_party_text() -> None:
+    from plansok.tag.codebook import Codebook
+
+    kinds = {t.id: t.kind for t in Codebook.default().tags}
+    path = REPO / "evaluation" / "data" / "tag_gold" / "other_plans.jsonl"
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert len(rows) >= 500 and {r["batch"] for r in rows} == {"looked-at", "unseen", "third"}
+    for r in rows:
+        assert "text" not in r and len(r["text_sha1"]) == 40 and r["url"].startswith("http")
+        final = set(r["themes"]) | set(r["theories"])
+        assert all(kinds[t] == "theme" for t in r["themes"]) and all(kinds[t] == "theory" for t in r["theories"])
+        a, b = set(r["coder_a"]), set(r["coder_b"])
+        assert (a == b and final == a and r["adjudication"] is None) or (a != b and r["adjudication"]), r["id"]
