@@ -1,6 +1,7 @@
 """Evaluate the tags a fresh index gives the gold passages, held-out half first.
 
-    plansok eval-tags [--index DIR] [--gold evaluation/data/tag_gold/gold.jsonl] [--json]
+    plansok eval-tags [--index DIR] [--gold FILE ...] [--json]
+    plansok eval-tags --texts my_coded_passages.jsonl     # your own passages, no index
 
 The protocol is the researcher's: the 22 plan PDFs and the thesis are ingested
 with default settings into an index that has no model of its own (so the
@@ -314,6 +315,17 @@ def format_report(rep: TagReport) -> str:
     return "\n".join(lines)
 
 
+EXAMPLES = """examples:
+  plansok eval-tags                      # the shipped plans and thesis into a fresh index, gold set and recheck set
+  plansok eval-tags --json > tags.json   # the same, for scripts
+  plansok eval-tags --texts mine.jsonl   # passages you coded yourself, one JSON object a line:
+      {"text": "...", "standard": "nn", "themes": ["bolig"], "theories": []}
+
+The held-out half is the figure for plans the model has not read; the recheck
+set is the shipped plans themselves (passages in the training data, coders not).
+"""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--index", type=Path, default=None, help=f"a fresh index to ingest into (default: {default_index_dir()}-tags)"
@@ -338,7 +350,14 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="plansok eval-tags", description=__doc__.split("\n\n")[0]))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog="plansok eval-tags",
+            description=__doc__.split("\n\n")[0],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=EXAMPLES,
+        )
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     index = args.index or default_index_dir().with_name(default_index_dir().name + "-tags")
