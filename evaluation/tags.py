@@ -212,9 +212,7 @@ def evaluate(index_dir: Path, gold_path: Path | Sequence[Path] = DEFAULT_GOLD, i
                 )
             )
     parts = score(gold, found, kinds)
-    model = Tagger.for_index(ix.store, analyzer).model
-    info = {"labelled": model.info.get("labelled"), "labels_sha": model.info.get("labels_sha")} if model else {}
-    return TagReport(kinds, parts, time.perf_counter() - t0, info)
+    return TagReport(kinds, parts, time.perf_counter() - t0, _model_info(Tagger.for_index(ix.store, analyzer).model))
 
 
 def score(
@@ -249,13 +247,11 @@ def evaluate_texts(gold_path: Path | Sequence[Path]) -> TagReport:
     """Your own coded passages, tagged from their text by the shipped model
     (no index: sections as the file gives them, else none)."""
     from plansok.analysis.analyzer import Analyzer
-    from plansok.tag.features import forms_of, words_and_terms
     from plansok.tag.tagger import Tagger
 
     t0 = time.perf_counter()
     gold = load_gold(gold_path, default_part="texts")
-    analyzer = Analyzer()
-    tagger = Tagger.from_config(None, None, analyzer)
+    tagger = Tagger.from_config(None, None, Analyzer())
     kinds = {t.id: t.kind for t in tagger.codebook.tags}
     unknown = sorted({t for g in gold for t in g["tags"]} - set(kinds))
     if unknown:
@@ -263,20 +259,17 @@ def evaluate_texts(gold_path: Path | Sequence[Path]) -> TagReport:
     found: list[tuple[dict[str, float], set[str]] | None] = [None] * len(gold)
     for standard in sorted({g.get("standard", "nb") for g in gold}):
         rows = [k for k, g in enumerate(gold) if g.get("standard", "nb") == standard]
-        words, terms, texts = [], [], []
-        for k in rows:
-            w, t = words_and_terms(
-                gold[k]["text"], standard, forms_of(analyzer.analyze(gold[k]["text"], standard), standard)
-            )
-            words.append(w)
-            terms.append(t)
-            texts.append(gold[k]["text"])
+        texts = [gold[k]["text"] for k in rows]
+        words, terms = tagger.analyse_texts(texts, standard)
         given = tagger.tag(words, texts, terms, [gold[k].get("section", "") for k in rows])
         for k, w, text, tags in zip(rows, words, texts, given):
             found[k] = ({t.tag: t.confidence for t in tags}, set(tagger.rules.fired(tagger.rules.tag(w, text))))
-    model = tagger.model
-    info = {"labelled": model.info.get("labelled"), "labels_sha": model.info.get("labels_sha")} if model else {}
-    return TagReport(kinds, score(gold, found, kinds), time.perf_counter() - t0, info)
+    return TagReport(kinds, score(gold, found, kinds), time.perf_counter() - t0, _model_info(tagger.model))
+
+
+def _model_info(model: Any) -> dict[str, Any]:  # model: TagModel | None
+    """Which labels the model that tagged was trained on."""
+    return {"labelled": model.info.get("labelled"), "labels_sha": model.info.get("labels_sha")} if model else {}
 
 
 def format_report(rep: TagReport) -> str:

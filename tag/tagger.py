@@ -92,17 +92,22 @@ class Tagger:
 
         return cls(codebook, RuleTagger(codebook, analyse), model, analyzer=analyzer)
 
+    def analyse_texts(self, texts: Sequence[str], standard: str = "nb") -> tuple[list[list[Word]], list[list[str]]]:
+        """Raw texts' words (for the rules) and index terms (for the
+        classifier), as an index would store them."""
+        analyzer = self.analyzer or Analyzer()
+        words, terms = [], []
+        for text in texts:
+            w, t = words_and_terms(text, standard, forms_of(analyzer.analyze(text, standard), standard))
+            words.append(w)
+            terms.append(t)
+        return words, terms
+
     def tag_texts(
         self, texts: Sequence[str], standard: str = "nb", sections: Sequence[str] | None = None
     ) -> list[list[PassageTag]]:
         """Tag raw texts (analysed here) as they would be tagged in an index."""
-        analyzer = self.analyzer or Analyzer()
-        words, terms = [], []
-        for text in texts:
-            forms = forms_of(analyzer.analyze(text, standard), standard)
-            w, t = words_and_terms(text, standard, forms)
-            words.append(w)
-            terms.append(t)
+        words, terms = self.analyse_texts(texts, standard)
         return self.tag(words, texts, terms, sections)
 
     @classmethod
