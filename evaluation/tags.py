@@ -135,11 +135,17 @@ class TagReport:
 
 def load_gold(paths: Path | Sequence[Path], default_part: str = "heldout") -> list[dict]:
     rows: list[dict] = []
-    for path in [paths] if isinstance(paths, Path) else paths:
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    for path in files:
+        if not path.is_file():
+            raise PlansokError(f"{path}: no such file")
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
-            r = json.loads(line)
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise PlansokError(f"{path}:{n}: not a JSON object ({exc.msg})") from None
             r["tags"] = set(r.get("themes", [])) | set(r.get("theories", []))
             r.setdefault("part", default_part)
             if "text" not in r:
@@ -147,6 +153,8 @@ def load_gold(paths: Path | Sequence[Path], default_part: str = "heldout") -> li
             if r["part"] not in PARTS:
                 raise PlansokError(f"{path}:{n}: unknown part {r['part']!r} (known: {', '.join(PARTS)})")
             rows.append(r)
+    if not rows:
+        raise PlansokError(f"no passages in {', '.join(str(p) for p in files)}")
     return rows
 
 

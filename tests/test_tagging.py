@@ -472,6 +472,15 @@ def test_eval_tags_scores_a_researchers_own_coded_passages_from_their_text(tmp_p
     own.write_text(json.dumps({"text": "Noe tekst her om skolen.", "themes": ["skole"]}) + "\n", encoding="utf-8")
     with pytest.raises(PlansokError, match="not in the codebook: skole"):
         main(["--texts", str(own)])
+    # A missing, empty or broken file is an error naming it, not an empty report.
+    with pytest.raises(PlansokError, match=r"nope\.jsonl: no such file"):
+        main(["--texts", str(tmp_path / "nope.jsonl")])
+    own.write_text("\n", encoding="utf-8")
+    with pytest.raises(PlansokError, match=r"no passages in .*mine\.jsonl"):
+        main(["--texts", str(own)])
+    own.write_text('{"text": "a b c", "themes": [\n', encoding="utf-8")
+    with pytest.raises(PlansokError, match=r"mine\.jsonl:1: not a JSON object"):
+        main(["--texts", str(own)])
 
 
 def test_the_other_plans_set_keeps_both_codings_and_no_third_party_text() -> None:
